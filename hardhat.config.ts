@@ -3,20 +3,21 @@ import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import { configVariable, defineConfig } from "hardhat/config";
+import type { HttpNetworkUserConfig } from "hardhat/types/config";
 
 // solc comes from the `solc` npm package (pinned in package.json), so compiling never downloads a
 // compiler: the machines this runs on reach only the npm registry.
 const solcPath = fileURLToPath(import.meta.resolve("solc/soljson.js"));
 
 /** A public testnet: the RPC URL and deployer key are configuration variables (keystore or env). */
-function testnet(prefix: string, chainId: number) {
+function testnet(prefix: string, chainId: number): HttpNetworkUserConfig {
   return {
     type: "http",
     chainType: "l1",
     chainId,
     url: configVariable(`${prefix}_RPC_URL`),
     accounts: [configVariable(`${prefix}_PRIVATE_KEY`)],
-  } as const;
+  };
 }
 
 export default defineConfig({

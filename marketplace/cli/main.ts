@@ -1,0 +1,106 @@
+import { InsufficientFundsError } from "../client/ensureChannel.ts";
+import { BaseError } from "../errors/base.ts";
+import { UsageError } from "../errors/usage.ts";
+import { toJson } from "../messages/json.ts";
+import { KeystoreError } from "../wallet/keystore.ts";
+import { chainDeploy } from "./commands/chain.ts";
+import { jobInvoice, jobList, jobOptions, jobStatus, jobSubmit } from "./commands/job.ts";
+import { providerApi } from "./commands/provider.ts";
+import type { CommandResult } from "./commands/types.ts";
+import { walletBalance, walletCreate, walletDeposit, walletFaucet } from "./commands/wallet.ts";
+
+const HELP = `gridspot — GPU compute marketplace
+
+Usage: gridspot <group> <command> [options]
+
+  wallet   create | balance | faucet | deposit AMOUNT
+  job      submit [--gpus N] [--gpu-class C] [--cpus N] [--mem MiB] [--max-price-gpu-hour X]
+                  [--budget X] [--max-duration S] [--input FILE]... [--output GLOB]... [--explain] -- COMMAND [ARGS]
+           list | status ID | invoice ID
+  provider start --config FILE | status | redeem
+  chain    deploy [--faucet]
+
+Every command takes --json (one JSON document on stdout), --rpc-url URL, --data-dir DIR,
+--deployments DIR, --bootstrap MULTIADDR. Keys: GRIDSPOT_PRIVATE_KEY (development) or an encrypted
+keystore opened with GRIDSPOT_PASSWORD. Exit codes: 0 ok, 1 error, 2 usage, 4 wallet.`;
+
+/** Commands that live outside marketplace/ (the provider node), added by the executable. */
+export type ExtraCommands = Record<string, (argv: string[]) => Promise<CommandResult | undefined>>;
+
+/** Runs one CLI invocation and returns its exit code. Printing happens only here. */
+export async function main(argv: string[], extra: ExtraCommands = {}): Promise<number> {
+  const [group, command, ...rest] = argv;
+  const json = argv.includes("--json");
+  try {
+    const own = extra[`${group} ${command ?? ""}`];
+    const result = own === undefined ? await dispatch(group, command, rest) : await own(rest);
+    if (result === undefined) return 0;
+    process.stdout.write(json ? `${toJson(result.json)}\n` : `${result.text}\n`);
+    return result.exitCode ?? 0;
+  } catch (error) {
+    const code = exitCodeOf(error);
+    const message =
+      error instanceof BaseError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
+    if (json)
+      process.stdout.write(
+        `${toJson({ error: { name: (error as Error).name, message: error instanceof BaseError ? error.shortMessage : String((error as Error).message) } })}\n`,
+      );
+    process.stderr.write(`gridspot: ${message}\n`);
+    return code;
+  }
+}
+
+async function dispatch(
+  group: string | undefined,
+  command: string | undefined,
+  rest: string[],
+): Promise<CommandResult | undefined> {
+  if (group === undefined || group === "help" || group === "--help" || group === "-h")
+    return { json: { help: HELP }, text: HELP };
+  const simple = () => jobOptions(rest).options;
+  switch (`${group} ${command ?? ""}`) {
+    case "wallet create":
+      return walletCreate(simple());
+    case "wallet balance":
+      return walletBalance(simple());
+    case "wallet faucet":
+      return walletFaucet(simple());
+    case "wallet deposit": {
+      const { options, positionals } = jobOptions(rest);
+      return walletDeposit(options, positionals[0]);
+    }
+    case "job submit":
+      return jobSubmit(rest);
+    case "job list":
+      return jobList(simple());
+    case "job status": {
+      const { options, positionals } = jobOptions(rest);
+      return jobStatus(options, positionals[0]);
+    }
+    case "job invoice": {
+      const { options, positionals } = jobOptions(rest);
+      return jobInvoice(options, positionals[0]);
+    }
+    case "provider status":
+      return providerApi("status", rest);
+    case "provider redeem":
+      return providerApi("redeem", rest);
+    case "chain deploy":
+      return chainDeploy(rest);
+    default:
+      throw new UsageError(`Unknown command "${[group, command].filter(Boolean).join(" ")}"`, {
+        details: HELP,
+      });
+  }
+}
+
+function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return 2;
+  if (error instanceof KeystoreError || error instanceof InsufficientFundsError) return 4;
+  if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true) return 2;
+  return 1;
+}

@@ -1,0 +1,98 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Address, LocalAccount } from "viem";
+import { providerRegistryAbi } from "../chain/artifacts.generated.ts";
+import { createChainClients, type WalletChainClients } from "../chain/clients.ts";
+import { defaultDeploymentsDir } from "../chain/defaultDeploymentsDir.ts";
+import type { Deployment } from "../chain/deployment.ts";
+import { readDeployment } from "../chain/deployments.ts";
+import { createLogger, type Logger } from "../log/createLogger.ts";
+import { ORDERS_TOPIC } from "../p2p/constants.ts";
+import { createHost, type GridspotHost } from "../p2p/createHost.ts";
+import { loadOrCreatePeerKey } from "../p2p/peerKey.ts";
+import type { Store } from "../store/openStore.ts";
+import { type BidCollector, createBidCollector } from "./collectBids.ts";
+import { openSubmitterStore } from "./submitterStore.ts";
+
+export type SubmitterSettings = {
+  dataDir: string;
+  rpcUrl: string;
+  deploymentsDir?: string | undefined;
+  bootstrap: string[];
+  listen?: string[] | undefined;
+  localNetwork?: boolean | undefined;
+};
+
+export type Submitter = {
+  account: LocalAccount;
+  clients: WalletChainClients;
+  deployment: Deployment;
+  store: Store;
+  logger: Logger;
+  /** Started on first use: commands that only touch the chain never start libp2p. */
+  network(): Promise<{ host: GridspotHost; bids: BidCollector }>;
+  close(): Promise<void>;
+};
+
+/** Everything a submitter command needs: wallet, chain, deployment, local store, and (lazily) the p2p host. */
+export async function createSubmitter(
+  settings: SubmitterSettings,
+  account: LocalAccount,
+): Promise<Submitter> {
+  const logger = createLogger("gridspot:client");
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  const clients = await createChainClients({ rpcUrl: settings.rpcUrl, account });
+  const deployment = await readDeployment(
+    settings.deploymentsDir ?? defaultDeploymentsDir(),
+    clients.chain.id,
+  );
+  const store = openSubmitterStore(join(settings.dataDir, "submitter.db"));
+  const active = new Map<Address, boolean>();
+  let network: { host: GridspotHost; bids: BidCollector } | undefined;
+
+  return {
+    account,
+    clients,
+    deployment,
+    store,
+    logger,
+    async network() {
+      if (network !== undefined) return network;
+      const host = await createHost({
+        privateKey: await loadOrCreatePeerKey(join(settings.dataDir, "peer.key")),
+        listen: settings.listen ?? ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: settings.bootstrap,
+        localNetwork: settings.localNetwork ?? false,
+      });
+      host.services.pubsub.subscribe(ORDERS_TOPIC);
+      const bids = createBidCollector({
+        host,
+        account,
+        chainId: clients.chain.id,
+        logger: logger.child("bid"),
+        isActiveProvider: async (provider) => {
+          const cached = active.get(provider);
+          if (cached !== undefined) return cached;
+          const ok = await clients.publicClient.readContract({
+            address: deployment.contracts.providerRegistry,
+            abi: providerRegistryAbi,
+            functionName: "isActive",
+            args: [provider],
+          });
+          active.set(provider, ok);
+          return ok;
+        },
+      });
+      await bids.start();
+      network = { host, bids };
+      return network;
+    },
+    async close() {
+      if (network !== undefined) {
+        await network.bids.stop();
+        await network.host.stop();
+      }
+      store.close();
+    },
+  };
+}

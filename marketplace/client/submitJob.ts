@@ -1,0 +1,233 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { computeEscrowAbi } from "../chain/artifacts.generated.ts";
+import { BaseError } from "../errors/base.ts";
+import type { Decline } from "../messages/bid.ts";
+import { signEnvelope } from "../messages/envelope.ts";
+import type { JobSpec } from "../messages/job.ts";
+import type { JobOrder, Requirements } from "../messages/order.ts";
+import type { Rate } from "../messages/primitives.ts";
+import { estimateCost } from "../order/estimateCost.ts";
+import { scoreBids } from "../order/scoreBids.ts";
+import { ORDER_TTL_S, ORDERS_TOPIC } from "../p2p/constants.ts";
+import type { Submitter } from "./createSubmitter.ts";
+import { ensureChannel } from "./ensureChannel.ts";
+import { type JobEvents, type JobResult, runJobClient } from "./runJobClient.ts";
+import { claimChannel, insertSubmitterJob, updateSubmitterJob } from "./submitterStore.ts";
+
+export class NoBidsError extends BaseError {
+  override name = "NoBidsError";
+}
+
+export type SubmitJobParameters = {
+  requirements: Requirements;
+  maxRates: Rate[];
+  /** The most the job may cost, in base units; defaults to the winning bid's price for the maximum duration. */
+  budget?: bigint | undefined;
+  spec: JobSpec;
+  inputs: { path: string; data: Uint8Array }[];
+  outputDir: string;
+  bidWindowMs: number;
+  explain: boolean;
+  /** How long to wait for the provider's redeem transaction after the job ends. */
+  redeemWaitMs: number;
+  events?: JobEvents & { onProgress?: (message: string) => void };
+  signal?: AbortSignal;
+};
+
+export type SubmitJobReturnType = JobResult & {
+  jobId: string;
+  provider: `0x${string}`;
+  gpuClass: string | undefined;
+  channelId: bigint;
+  budget: bigint;
+  bids: number;
+  declines: Decline[];
+  redeemTx: `0x${string}` | null;
+};
+
+const newId = () => randomBytes(12).toString("base64url");
+
+/**
+ * The whole job: publish the order, collect bids for the window, accept the best, make sure a funded
+ * channel to that provider exists, run the job (checking every debit note before signing its voucher),
+ * and wait for the provider to redeem. No bids is an error that says why providers declined.
+ */
+export async function submitJob(submitter: Submitter, p: SubmitJobParameters): Promise<SubmitJobReturnType> {
+  const { account, clients, deployment, store } = submitter;
+  const chainId = clients.chain.id;
+  const progress = p.events?.onProgress ?? (() => {});
+  const { host, bids } = await submitter.network();
+
+  // Wait (bounded) until some provider listens on the orders topic: gossip needs a mesh.
+  for (let i = 0; i < 100 && host.services.pubsub.getSubscribers(ORDERS_TOPIC).length === 0; i++)
+    await sleep(100);
+
+  const order: JobOrder = {
+    orderId: newId(),
+    submitter: account.address,
+    peerId: host.peerId.toString(),
+    addrs: host.getMultiaddrs().map((a) => a.toString()),
+    requirements: p.requirements,
+    maxRates: p.maxRates,
+    bidWindowMs: p.bidWindowMs,
+    explain: p.explain,
+  };
+  bids.open(order);
+  const signed = await signEnvelope(account, {
+    chainId,
+    kind: "JobOrder",
+    peerId: order.peerId,
+    expiresAt: Math.floor(Date.now() / 1000) + ORDER_TTL_S,
+    payload: order,
+  });
+  await host.services.pubsub.publish(ORDERS_TOPIC, new TextEncoder().encode(JSON.stringify(signed)));
+  progress(`order ${order.orderId} published; collecting bids for ${p.bidWindowMs} ms`);
+  await sleep(p.bidWindowMs);
+  const { bids: received, declines } = bids.close(order.orderId);
+  const ranked = scoreBids(received, p.requirements);
+  const openBids = new Map(received.map((b) => [b.bid, b]));
+
+  const jobId = newId();
+  let accepted: Awaited<ReturnType<typeof bids.accept>> | undefined;
+  let winnerIndex = -1;
+  for (const [i, candidate] of ranked.entries()) {
+    const open = openBids.get(candidate.bid);
+    if (open === undefined) continue;
+    try {
+      accepted = await bids.accept(order, open, jobId);
+    } catch (error) {
+      progress(`bid from ${candidate.bid.provider} failed: ${(error as Error).message}`);
+    }
+    if (accepted !== undefined) {
+      winnerIndex = i;
+      break;
+    }
+  }
+  for (const [i, other] of ranked.entries()) {
+    const open = openBids.get(other.bid);
+    if (i !== winnerIndex && open !== undefined) await bids.pass(order, open);
+  }
+  if (accepted === undefined) {
+    throw new NoBidsError(`No provider took order ${order.orderId}`, {
+      details: explainDeclines(received.length, declines),
+    });
+  }
+  const { agreement, signatures } = accepted;
+  const winner = ranked[winnerIndex];
+  progress(
+    `accepted ${agreement.provider} (${agreement.gpuClass ?? "cpu only"}) among ${received.length} bid(s)`,
+  );
+
+  const budget =
+    p.budget ?? estimateCost(agreement.rates, p.requirements, BigInt(p.requirements.maxDurationS) * 1000n);
+  const { channelId, base } = await ensureChannel(clients, store, {
+    token: deployment.contracts.computeToken,
+    escrow: deployment.contracts.computeEscrow,
+    provider: agreement.provider,
+    amount: budget,
+    until: Math.floor(Date.now() / 1000) + p.requirements.maxDurationS + 3600,
+    jobId,
+    onProgress: progress,
+  });
+  insertSubmitterJob(store, {
+    jobId,
+    provider: agreement.provider,
+    channelId,
+    channelBase: base,
+    agreement: JSON.stringify(signatures),
+    spec: JSON.stringify(p.spec),
+    budget,
+    createdAt: Date.now(),
+  });
+  let result: JobResult;
+  try {
+    result = await runJobClient({
+      host,
+      store,
+      account,
+      chainId,
+      agreement,
+      signatures,
+      providerAddrs: winner?.bid.addrs ?? [],
+      channelId,
+      channelBase: base,
+      budget,
+      spec: p.spec,
+      inputs: p.inputs,
+      outputDir: p.outputDir,
+      ...(p.events === undefined ? {} : { events: p.events }),
+      ...(p.signal === undefined ? {} : { signal: p.signal }),
+    });
+  } catch (error) {
+    updateSubmitterJob(store, jobId, {
+      status: "refused",
+      reason: (error as Error).message.split("\n")[0] ?? "",
+      endedAt: Date.now(),
+    });
+    claimChannel(store, channelId, null);
+    throw error;
+  }
+  claimChannel(store, channelId, null);
+  updateSubmitterJob(store, jobId, {
+    status: result.status,
+    exitCode: result.exitCode,
+    reason: result.reason,
+    endedAt: Date.now(),
+  });
+
+  const last = result.vouchers.at(-1);
+  const redeemTx =
+    last === undefined
+      ? null
+      : await waitForRedeem(submitter, channelId, last.cumulativeAmount, p.redeemWaitMs);
+  if (redeemTx !== null) updateSubmitterJob(store, jobId, { redeemTx });
+  return {
+    ...result,
+    jobId,
+    provider: agreement.provider,
+    gpuClass: agreement.gpuClass,
+    channelId,
+    budget,
+    bids: received.length,
+    declines,
+    redeemTx,
+  };
+}
+
+/** The transaction that redeemed `cumulative` (or more) on the channel, if one comes within `waitMs`. */
+export async function waitForRedeem(
+  submitter: Submitter,
+  channelId: bigint,
+  cumulative: bigint,
+  waitMs: number,
+) {
+  const { publicClient } = submitter.clients;
+  const deadline = Date.now() + waitMs;
+  do {
+    const logs = await publicClient.getContractEvents({
+      address: submitter.deployment.contracts.computeEscrow,
+      abi: computeEscrowAbi,
+      eventName: "Redeemed",
+      args: { channelId },
+      fromBlock: submitter.deployment.deployBlock,
+    });
+    const hit = logs.find((l) => (l.args.cumulativeAmount ?? 0n) >= cumulative);
+    if (hit !== undefined) return hit.transactionHash;
+    if (Date.now() >= deadline) break;
+    await sleep(500);
+  } while (Date.now() < deadline);
+  return null;
+}
+
+/** "3 providers saw the order: 2 price-above-max, 1 gpu-class" — never an unexplained "no bids". */
+export function explainDeclines(bidCount: number, declines: readonly Decline[]): string {
+  const counts = new Map<string, number>();
+  for (const d of declines) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1);
+  const parts = [...counts].map(([reason, n]) => `${n} ${reason}`);
+  if (bidCount > 0) parts.push(`${bidCount} bid but backed out`);
+  const seen = declines.length + bidCount;
+  if (seen === 0)
+    return "No provider answered: none is reachable, or none fits and the order did not ask to --explain.";
+  return `${seen} provider(s) answered: ${parts.join(", ")}`;
+}

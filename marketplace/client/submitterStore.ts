@@ -1,0 +1,323 @@
+import type { Migration } from "../store/migration.ts";
+import { openStore, type Store } from "../store/openStore.ts";
+import { withTransaction } from "../store/withTransaction.ts";
+
+/**
+ * The submitter's durable state (DESIGN §7): channels and what was signed on them, jobs, the notes
+ * received and the vouchers signed. A voucher is written here before it is sent, so a CLI that
+ * restarts never signs below what it already promised, nor forgets a promise.
+ */
+export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "channels, jobs, notes, vouchers",
+    sql: `
+      CREATE TABLE channels (
+        channel_id TEXT PRIMARY KEY NOT NULL,
+        escrow     TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        amount     TEXT NOT NULL,
+        signed     TEXT NOT NULL,
+        expiry     INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        busy_job   TEXT
+      ) STRICT;
+      CREATE TABLE jobs (
+        job_id      TEXT PRIMARY KEY NOT NULL,
+        provider    TEXT NOT NULL,
+        channel_id  TEXT NOT NULL,
+        channel_base TEXT NOT NULL,
+        agreement   TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        budget      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        exit_code   INTEGER,
+        reason      TEXT NOT NULL,
+        amount      TEXT NOT NULL,
+        usage       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        redeem_tx   TEXT
+      ) STRICT;
+      CREATE TABLE notes (
+        job_id   TEXT NOT NULL REFERENCES jobs (job_id),
+        seq      INTEGER NOT NULL,
+        envelope TEXT NOT NULL,
+        amount   TEXT NOT NULL,
+        verdict  TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      ) STRICT;
+      CREATE TABLE vouchers (
+        channel_id TEXT NOT NULL,
+        cumulative TEXT NOT NULL,
+        signature  TEXT NOT NULL,
+        job_id     TEXT NOT NULL REFERENCES jobs (job_id),
+        note_seq   INTEGER NOT NULL,
+        signed_at  INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, cumulative)
+      ) STRICT;
+    `,
+  },
+];
+
+export function openSubmitterStore(path: string): Store {
+  return openStore(path, { migrations: SUBMITTER_MIGRATIONS });
+}
+
+export type ChannelRecord = {
+  channelId: bigint;
+  escrow: string;
+  provider: string;
+  amount: bigint;
+  signed: bigint;
+  expiry: number;
+  status: string;
+  busyJob: string | null;
+};
+
+type ChannelRow = {
+  channel_id: string;
+  escrow: string;
+  provider: string;
+  amount: string;
+  signed: string;
+  expiry: number;
+  status: string;
+  busy_job: string | null;
+};
+
+const toChannel = (r: ChannelRow): ChannelRecord => ({
+  channelId: BigInt(r.channel_id),
+  escrow: r.escrow,
+  provider: r.provider,
+  amount: BigInt(r.amount),
+  signed: BigInt(r.signed),
+  expiry: r.expiry,
+  status: r.status,
+  busyJob: r.busy_job,
+});
+
+export function upsertChannel(store: Store, c: Omit<ChannelRecord, "busyJob">): void {
+  store.db
+    .prepare(
+      `INSERT INTO channels (channel_id, escrow, provider, amount, signed, expiry, status) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (channel_id) DO UPDATE SET amount = excluded.amount, expiry = excluded.expiry, status = excluded.status`,
+    )
+    .run(
+      c.channelId.toString(),
+      c.escrow,
+      c.provider,
+      c.amount.toString(),
+      c.signed.toString(),
+      c.expiry,
+      c.status,
+    );
+}
+
+export function openChannelsTo(store: Store, escrow: string, provider: string): ChannelRecord[] {
+  return (
+    store.db
+      .prepare(
+        "SELECT * FROM channels WHERE escrow = ? AND provider = ? AND status = 'open' ORDER BY CAST(channel_id AS INTEGER)",
+      )
+      .all(escrow, provider) as ChannelRow[]
+  ).map(toChannel);
+}
+
+export function getChannel(store: Store, channelId: bigint): ChannelRecord | undefined {
+  const row = store.db.prepare("SELECT * FROM channels WHERE channel_id = ?").get(channelId.toString()) as
+    | ChannelRow
+    | undefined;
+  return row === undefined ? undefined : toChannel(row);
+}
+
+/** Marks the channel busy with `jobId`; false when another job holds it. */
+export function claimChannel(store: Store, channelId: bigint, jobId: string | null): boolean {
+  const r = store.db
+    .prepare(
+      jobId === null
+        ? "UPDATE channels SET busy_job = NULL WHERE channel_id = ?"
+        : "UPDATE channels SET busy_job = ? WHERE channel_id = ? AND busy_job IS NULL",
+    )
+    .run(...(jobId === null ? [channelId.toString()] : [jobId, channelId.toString()]));
+  return Number(r.changes) === 1;
+}
+
+export type SubmitterJob = {
+  jobId: string;
+  provider: string;
+  channelId: bigint;
+  channelBase: bigint;
+  agreement: string;
+  spec: string;
+  budget: bigint;
+  status: string;
+  exitCode: number | null;
+  reason: string;
+  amount: bigint;
+  usage: Record<string, string>;
+  createdAt: number;
+  endedAt: number | null;
+  redeemTx: string | null;
+};
+
+type JobRow = {
+  job_id: string;
+  provider: string;
+  channel_id: string;
+  channel_base: string;
+  agreement: string;
+  spec: string;
+  budget: string;
+  status: string;
+  exit_code: number | null;
+  reason: string;
+  amount: string;
+  usage: string;
+  created_at: number;
+  ended_at: number | null;
+  redeem_tx: string | null;
+};
+
+const toJob = (r: JobRow): SubmitterJob => ({
+  jobId: r.job_id,
+  provider: r.provider,
+  channelId: BigInt(r.channel_id),
+  channelBase: BigInt(r.channel_base),
+  agreement: r.agreement,
+  spec: r.spec,
+  budget: BigInt(r.budget),
+  status: r.status,
+  exitCode: r.exit_code,
+  reason: r.reason,
+  amount: BigInt(r.amount),
+  usage: JSON.parse(r.usage) as Record<string, string>,
+  createdAt: r.created_at,
+  endedAt: r.ended_at,
+  redeemTx: r.redeem_tx,
+});
+
+export function insertSubmitterJob(
+  store: Store,
+  job: Pick<
+    SubmitterJob,
+    "jobId" | "provider" | "channelId" | "channelBase" | "agreement" | "spec" | "budget" | "createdAt"
+  >,
+): void {
+  store.db
+    .prepare(
+      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?)`,
+    )
+    .run(
+      job.jobId,
+      job.provider,
+      job.channelId.toString(),
+      job.channelBase.toString(),
+      job.agreement,
+      job.spec,
+      job.budget.toString(),
+      job.createdAt,
+    );
+}
+
+export function updateSubmitterJob(
+  store: Store,
+  jobId: string,
+  fields: Partial<
+    Pick<SubmitterJob, "status" | "exitCode" | "reason" | "amount" | "usage" | "endedAt" | "redeemTx">
+  >,
+): void {
+  const sets: string[] = [];
+  const values: (string | number | null)[] = [];
+  const add = (column: string, value: string | number | null) => {
+    sets.push(`${column} = ?`);
+    values.push(value);
+  };
+  if (fields.status !== undefined) add("status", fields.status);
+  if (fields.exitCode !== undefined) add("exit_code", fields.exitCode);
+  if (fields.reason !== undefined) add("reason", fields.reason);
+  if (fields.amount !== undefined) add("amount", fields.amount.toString());
+  if (fields.usage !== undefined) add("usage", JSON.stringify(fields.usage));
+  if (fields.endedAt !== undefined) add("ended_at", fields.endedAt);
+  if (fields.redeemTx !== undefined) add("redeem_tx", fields.redeemTx);
+  if (sets.length === 0) return;
+  store.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ?`).run(...values, jobId);
+}
+
+export function getSubmitterJob(store: Store, jobId: string): SubmitterJob | undefined {
+  const row = store.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
+  return row === undefined ? undefined : toJob(row);
+}
+
+export function listSubmitterJobs(store: Store, limit = 50): SubmitterJob[] {
+  return (store.db.prepare("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?").all(limit) as JobRow[]).map(
+    toJob,
+  );
+}
+
+export function insertNoteRecord(
+  store: Store,
+  n: { jobId: string; seq: number; envelope: string; amount: bigint; verdict: string },
+): void {
+  store.db
+    .prepare("INSERT OR REPLACE INTO notes (job_id, seq, envelope, amount, verdict) VALUES (?, ?, ?, ?, ?)")
+    .run(n.jobId, n.seq, n.envelope, n.amount.toString(), n.verdict);
+}
+
+export function listNoteRecords(store: Store, jobId: string) {
+  return (
+    store.db
+      .prepare("SELECT seq, envelope, amount, verdict FROM notes WHERE job_id = ? ORDER BY seq")
+      .all(jobId) as {
+      seq: number;
+      envelope: string;
+      amount: string;
+      verdict: string;
+    }[]
+  ).map((r) => ({ ...r, amount: BigInt(r.amount) }));
+}
+
+/**
+ * Records a signed voucher and raises what the channel has signed, in one transaction, before the
+ * voucher leaves this machine. Refuses to go below what was already signed.
+ */
+export function recordSignedVoucher(
+  store: Store,
+  v: { channelId: bigint; cumulative: bigint; signature: string; jobId: string; noteSeq: number },
+): void {
+  withTransaction(store.db, () => {
+    const row = store.db
+      .prepare("SELECT signed FROM channels WHERE channel_id = ?")
+      .get(v.channelId.toString()) as { signed: string } | undefined;
+    if (row === undefined) throw new Error(`unknown channel ${v.channelId}`);
+    if (BigInt(row.signed) > v.cumulative)
+      throw new Error(`channel ${v.channelId} already signed above ${v.cumulative}`);
+    store.db
+      .prepare(
+        "INSERT OR IGNORE INTO vouchers (channel_id, cumulative, signature, job_id, note_seq, signed_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(v.channelId.toString(), v.cumulative.toString(), v.signature, v.jobId, v.noteSeq, Date.now());
+    store.db
+      .prepare("UPDATE channels SET signed = ? WHERE channel_id = ?")
+      .run(v.cumulative.toString(), v.channelId.toString());
+  });
+}
+
+export function listJobVouchers(store: Store, jobId: string) {
+  return (
+    store.db.prepare("SELECT * FROM vouchers WHERE job_id = ? ORDER BY note_seq").all(jobId) as {
+      channel_id: string;
+      cumulative: string;
+      signature: string;
+      note_seq: number;
+      signed_at: number;
+    }[]
+  ).map((r) => ({
+    channelId: BigInt(r.channel_id),
+    cumulativeAmount: BigInt(r.cumulative),
+    signature: r.signature,
+    noteSeq: r.note_seq,
+    signedAt: r.signed_at,
+  }));
+}

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { address, gpuClass, granularity, id, peerIdText, pricing, rate } from "./primitives.ts";
+
+/**
+ * The terms both sides sign after an Accept. The provider holds the capacity for it until the job
+ * starts or `startBy` passes.
+ */
+export const agreement = z.object({
+  jobId: id,
+  orderId: id,
+  submitter: address,
+  submitterPeerId: peerIdText,
+  provider: address,
+  providerPeerId: peerIdText,
+  escrow: address,
+  gpuClass: gpuClass.optional(),
+  gpus: z.number().int().min(0).max(64),
+  cpuCores: z.number().int().min(1),
+  memMiB: z.number().int().min(1),
+  maxDurationS: z.number().int().min(1),
+  rates: z.array(rate).min(1).max(16),
+  /** In a spot agreement, the most each rate may rise to. Equal to `rates` in a fixed one. */
+  maxRates: z.array(rate).min(1).max(16),
+  pricing,
+  granularity,
+  receiptIntervalMs: z.number().int().min(200).max(3_600_000),
+  /** Receipt intervals without a voucher before the provider suspends the job. */
+  graceIntervals: z.number().int().min(1).max(10),
+  /** Unix seconds: the job must start by then or the capacity is released. */
+  startBy: z.number().int().positive(),
+});
+export type Agreement = z.infer<typeof agreement>;

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { address, gpuClass, peerIdText, rate } from "./primitives.ts";
+
+/** GPUs of one class on a provider: how many, how many free now, and their memory. */
+export const gpuResource = z.object({
+  class: gpuClass,
+  count: z.number().int().min(0).max(1024),
+  free: z.number().int().min(0).max(1024),
+  vramMiB: z.number().int().min(0).max(4_194_304),
+});
+
+/** Published on `/gridspot/offers/1` every 30 s and on change. */
+export const capacityOffer = z.object({
+  provider: address,
+  peerId: peerIdText,
+  addrs: z.array(z.string().max(256)).max(16),
+  resources: z.array(gpuResource).max(16),
+  cpuCores: z.number().int().min(0).max(4096),
+  freeCpuCores: z.number().int().min(0).max(4096),
+  memMiB: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 30),
+  freeMemMiB: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 30),
+  rates: z.array(rate).min(1).max(32),
+  maxDurationS: z.number().int().positive(),
+  seq: z.number().int().nonnegative(),
+});
+export type CapacityOffer = z.infer<typeof capacityOffer>;

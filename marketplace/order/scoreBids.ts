@@ -1,0 +1,29 @@
+import type { Bid } from "../messages/bid.ts";
+import type { Requirements } from "../messages/order.ts";
+import { estimateCost } from "./estimateCost.ts";
+
+export type ReceivedBid = { bid: Bid; receivedMs: number };
+
+export type ScoredBid = ReceivedBid & { hourlyCost: bigint };
+
+const HOUR_MS = 3_600_000n;
+
+/**
+ * Orders bids best first: the lowest cost of an hour of the full requirements, then the fastest
+ * answer, then the provider address (so ties always break the same way).
+ */
+export function scoreBids(bids: readonly ReceivedBid[], requirements: Requirements): ScoredBid[] {
+  return bids
+    .map((b) => ({ ...b, hourlyCost: estimateCost(b.bid.rates, requirements, HOUR_MS) }))
+    .sort((a, b) =>
+      a.hourlyCost !== b.hourlyCost
+        ? a.hourlyCost < b.hourlyCost
+          ? -1
+          : 1
+        : a.receivedMs !== b.receivedMs
+          ? a.receivedMs - b.receivedMs
+          : a.bid.provider.toLowerCase() < b.bid.provider.toLowerCase()
+            ? -1
+            : 1,
+    );
+}

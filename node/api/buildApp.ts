@@ -1,0 +1,87 @@
+import { timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { toJsonValue } from "../../marketplace/messages/json.ts";
+import type { Store } from "../../marketplace/store/openStore.ts";
+import { getJob, listJobs } from "../store/jobRecords.ts";
+import { jobVouchers, listNotes, receiptStats } from "../store/receiptRecords.ts";
+import { usageTotals } from "../store/usageTotals.ts";
+import { renderMetrics } from "./metrics.ts";
+
+export type ApiComponents = {
+  store: Store;
+  status: () => Record<string, unknown>;
+  /** Redeems pending vouchers now (an admin write). */
+  redeem: () => Promise<unknown>;
+  /** Required in `Authorization: Bearer <token>` for writes; writes are off without one. */
+  adminToken: string | undefined;
+};
+
+const jobIdParams = {
+  type: "object",
+  properties: { id: { type: "string", pattern: "^[A-Za-z0-9_-]{8,64}$" } },
+  required: ["id"],
+} as const;
+
+/**
+ * The provider operator API (HOUSE-STYLE: app.ts builds, server.ts listens). Read endpoints are
+ * open on the loopback interface it binds to; writes need the admin token. 5xx details stay in the
+ * log, never in the response.
+ */
+export function buildApp(components: ApiComponents): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const { store } = components;
+
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      process.stderr.write(`gridspot:node:api ${error.stack ?? error.message}\n`);
+      return reply.status(500).send({ error: "internal", message: "internal error" });
+    }
+    return reply
+      .status(status)
+      .send({ error: error.validation ? "bad-request" : "error", message: error.message });
+  });
+
+  const requireAdmin = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = components.adminToken;
+    const given = (request.headers.authorization ?? "").replace(/^Bearer /, "");
+    const ok =
+      token !== undefined &&
+      given.length === token.length &&
+      timingSafeEqual(Buffer.from(given), Buffer.from(token));
+    if (!ok) return reply.status(401).send({ error: "unauthorized", message: "admin token required" });
+  };
+
+  app.get("/v1/status", async () => toJsonValue(components.status()));
+
+  app.get("/v1/jobs", async () => ({
+    jobs: toJsonValue(listJobs(store).map(({ agreement: _a, ...job }) => job)),
+  }));
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/jobs/:id",
+    { schema: { params: jobIdParams } },
+    async (request, reply) => {
+      const job = getJob(store, request.params.id);
+      if (job === undefined) return reply.status(404).send({ error: "not-found", message: "no such job" });
+      const { agreement: _a, ...rest } = job;
+      return toJsonValue({
+        ...rest,
+        usage: usageTotals(store, job.jobId),
+        notes: listNotes(store, job.jobId).map(({ envelope: _e, ...n }) => n),
+        vouchers: jobVouchers(store, job.jobId),
+      });
+    },
+  );
+
+  app.post("/v1/redeem", { preHandler: requireAdmin }, async () =>
+    toJsonValue({ result: (await components.redeem()) ?? null }),
+  );
+
+  app.get("/metrics", async (_request, reply) => {
+    reply.type("text/plain; version=0.0.4");
+    return renderMetrics(store, receiptStats(store));
+  });
+
+  return app;
+}

@@ -1,0 +1,243 @@
+import type { Message } from "@libp2p/gossipsub";
+import { TopicValidatorResult } from "@libp2p/gossipsub";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { LocalAccount } from "viem";
+import { z } from "zod";
+import type { Logger } from "../../marketplace/log/createLogger.ts";
+import { type Agreement, agreement as agreementSchema } from "../../marketplace/messages/agreement.ts";
+import { bidAnswer } from "../../marketplace/messages/bid.ts";
+import { type Envelope, envelope, openEnvelope, signEnvelope } from "../../marketplace/messages/envelope.ts";
+import { type JobOrder, jobOrder } from "../../marketplace/messages/order.ts";
+import {
+  BID_FRAME_TIMEOUT_MS,
+  BID_PROTOCOL,
+  MAX_BID_FRAME_BYTES,
+  ORDERS_TOPIC,
+} from "../../marketplace/p2p/constants.ts";
+import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
+import { frameChannel } from "../../marketplace/p2p/frames.ts";
+import type { Capacity } from "./capacity.ts";
+import { type BidTerms, evaluateOrder } from "./evaluateOrder.ts";
+
+export type HeldAgreement = {
+  agreement: Agreement;
+  signatures: { provider: Envelope; submitter: Envelope };
+};
+
+export type BidEngineComponents = {
+  host: GridspotHost;
+  account: LocalAccount;
+  chainId: number;
+  escrow: `0x${string}`;
+  capacity: Capacity;
+  logger: Logger;
+  /** Our current terms (rates move with the pricing engine). */
+  terms: () => BidTerms;
+};
+
+export type BidEngineInit = {
+  /** How long capacity stays held after an Accept for the job to start. */
+  holdMs: number;
+  graceIntervals: number;
+};
+
+export const bidStreamError = z.object({
+  type: z.literal("error"),
+  code: z.string().max(64),
+  message: z.string().max(512),
+});
+const bidStreamFrame = z.union([envelope, bidStreamError]);
+
+/**
+ * Answers JobOrders from the orders topic: validates them (gossip Reject on bad signature or schema,
+ * Ignore when stale), decides bid or decline, and on the submitter's Accept holds the capacity and
+ * signs the Agreement with it.
+ */
+export function createBidEngine(components: BidEngineComponents, init: BidEngineInit) {
+  const { host, account, chainId, capacity, logger } = components;
+  const held = new Map<string, HeldAgreement>();
+  const seenOrders = new Set<string>();
+  const pubsub = host.services.pubsub;
+
+  const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
+    if (message.type !== "signed") return TopicValidatorResult.Reject;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(message.data));
+    } catch {
+      return TopicValidatorResult.Reject;
+    }
+    const opened = await openEnvelope(raw, {
+      chainId,
+      kind: "JobOrder",
+      schema: jobOrder,
+      peerId: message.from.toString(),
+      signerField: "submitter",
+    });
+    if (opened.ok) return TopicValidatorResult.Accept;
+    logger.debug("order rejected", { reason: opened.reason, detail: opened.detail });
+    return opened.reason === "stale" ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+  };
+
+  const onMessage = (event: CustomEvent<Message>) => {
+    const message = event.detail;
+    if (message.topic !== ORDERS_TOPIC || message.type !== "signed") return;
+    void (async () => {
+      const opened = await openEnvelope(JSON.parse(new TextDecoder().decode(message.data)), {
+        chainId,
+        kind: "JobOrder",
+        schema: jobOrder,
+        peerId: message.from.toString(),
+        signerField: "submitter",
+      });
+      if (!opened.ok || seenOrders.has(opened.value.orderId)) return;
+      seenOrders.add(opened.value.orderId);
+      if (seenOrders.size > 10_000) seenOrders.clear();
+      await answerOrder(opened.value).catch((error: Error) => {
+        logger.warn("bid conversation failed", { orderId: opened.value.orderId, error: error.message });
+      });
+    })();
+  };
+
+  async function answerOrder(order: JobOrder): Promise<void> {
+    const terms = components.terms();
+    const nowS = Math.floor(Date.now() / 1000);
+    const evaluation = evaluateOrder(order, capacity, terms, nowS);
+    if (evaluation.kind === "decline" && !order.explain) {
+      logger.debug("not bidding", { orderId: order.orderId, reason: evaluation.decline.reason });
+      return;
+    }
+    const expiresAt = nowS + Math.ceil(order.bidWindowMs / 1000) + 30;
+    const signed =
+      evaluation.kind === "bid"
+        ? await signEnvelope(account, {
+            chainId,
+            kind: "Bid",
+            peerId: host.peerId.toString(),
+            expiresAt,
+            payload: evaluation.bid,
+          })
+        : await signEnvelope(account, {
+            chainId,
+            kind: "Decline",
+            peerId: host.peerId.toString(),
+            expiresAt,
+            payload: evaluation.decline,
+          });
+    const submitterPeer = peerIdFromString(order.peerId);
+    if (order.addrs.length > 0) {
+      await host.peerStore.merge(submitterPeer, { multiaddrs: order.addrs.map((a) => multiaddr(a)) });
+    }
+    const signal = AbortSignal.timeout(order.bidWindowMs + 2 * BID_FRAME_TIMEOUT_MS);
+    const stream = await host.dialProtocol(submitterPeer, BID_PROTOCOL, { signal });
+    const channel = frameChannel(stream, MAX_BID_FRAME_BYTES);
+    try {
+      await channel.write(signed, { signal });
+      if (evaluation.kind === "decline") return;
+      logger.info("bid sent", { orderId: order.orderId, gpuClass: evaluation.bid.gpuClass ?? "cpu" });
+      const answerEnv = await channel.read(envelope, { signal });
+      const answer = await openEnvelope(answerEnv, {
+        chainId,
+        kind: "BidAnswer",
+        schema: bidAnswer,
+        peerId: order.peerId,
+      });
+      if (!answer.ok || answer.envelope.from !== order.submitter || answer.value.orderId !== order.orderId) {
+        logger.warn("invalid bid answer", { orderId: order.orderId });
+        return;
+      }
+      if (answer.value.type === "pass") return;
+      const jobId = answer.value.jobId;
+      const holdUntil = Date.now() + init.holdMs;
+      const reservation = held.has(jobId)
+        ? undefined
+        : capacity.reserve(jobId, order.requirements, holdUntil);
+      if (reservation === undefined) {
+        await channel.write(
+          { type: "error", code: "no-capacity", message: "capacity taken since the bid" },
+          { signal },
+        );
+        return;
+      }
+      const bid = evaluation.bid;
+      const terms: Agreement = {
+        jobId,
+        orderId: order.orderId,
+        submitter: order.submitter,
+        submitterPeerId: order.peerId,
+        provider: account.address,
+        providerPeerId: host.peerId.toString(),
+        escrow: components.escrow,
+        ...(reservation.gpuClass === undefined ? {} : { gpuClass: reservation.gpuClass }),
+        gpus: order.requirements.gpus,
+        cpuCores: order.requirements.cpuCores,
+        memMiB: order.requirements.memMiB,
+        maxDurationS: order.requirements.maxDurationS,
+        rates: bid.rates,
+        maxRates: bid.rates,
+        pricing: bid.pricing,
+        granularity: bid.granularity,
+        receiptIntervalMs: bid.receiptIntervalMs,
+        graceIntervals: init.graceIntervals,
+        startBy: Math.floor(holdUntil / 1000),
+      };
+      const providerSig = await signEnvelope(account, {
+        chainId,
+        kind: "Agreement",
+        peerId: host.peerId.toString(),
+        expiresAt: terms.startBy + terms.maxDurationS + 3600,
+        payload: terms,
+      });
+      await channel.write(providerSig, { signal });
+      const counter = await channel.read(bidStreamFrame, { signal });
+      if ("type" in counter) {
+        capacity.release(jobId);
+        return;
+      }
+      const countersigned = await openEnvelope(counter, {
+        chainId,
+        kind: "Agreement",
+        schema: agreementSchema,
+        peerId: order.peerId,
+        signerField: "submitter",
+      });
+      if (!countersigned.ok || countersigned.envelope.payload !== providerSig.payload) {
+        capacity.release(jobId);
+        logger.warn("agreement countersignature invalid", { jobId });
+        return;
+      }
+      held.set(jobId, {
+        agreement: terms,
+        signatures: { provider: providerSig, submitter: countersigned.envelope },
+      });
+      setTimeout(() => {
+        if (capacity.get(jobId) === undefined) held.delete(jobId);
+      }, init.holdMs + 1000).unref();
+      logger.info("agreement signed", { jobId, submitter: order.submitter });
+    } finally {
+      await channel.close();
+    }
+  }
+
+  return {
+    start() {
+      pubsub.topicValidators.set(ORDERS_TOPIC, validate);
+      pubsub.addEventListener("message", onMessage);
+      pubsub.subscribe(ORDERS_TOPIC);
+    },
+    stop() {
+      pubsub.removeEventListener("message", onMessage);
+      pubsub.topicValidators.delete(ORDERS_TOPIC);
+      pubsub.unsubscribe(ORDERS_TOPIC);
+    },
+    /** The agreement held for `jobId`, taken: a job starts once. */
+    takeAgreement(jobId: string): HeldAgreement | undefined {
+      const h = held.get(jobId);
+      held.delete(jobId);
+      return h;
+    },
+  };
+}
+
+export type BidEngine = ReturnType<typeof createBidEngine>;

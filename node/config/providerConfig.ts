@@ -1,0 +1,109 @@
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { UsageError } from "../../marketplace/errors/usage.ts";
+import { summarizeZodError } from "../../marketplace/messages/envelope.ts";
+import { gpuClass, granularity, uint } from "../../marketplace/messages/primitives.ts";
+
+const GRID = 10n ** 18n;
+
+/**
+ * A provider operator's configuration. Read from a JSON file (`--config`), then GRIDSPOT_* variables
+ * and flags override single keys. Prices are token base units per hour (per GPU, per core, per GiB).
+ * The wallet key never goes in this file: GRIDSPOT_PRIVATE_KEY (development) or a keystore file
+ * opened with GRIDSPOT_PASSWORD.
+ */
+export const providerConfig = z.object({
+  dataDir: z.string().default(join(homedir(), ".gridspot", "provider")),
+  rpcUrl: z.string().url().default("http://127.0.0.1:8545"),
+  /** Where `deployments/<chainId>.json` is read from. */
+  deploymentsDir: z.string().optional(),
+  keystore: z.string().optional(),
+  p2p: z
+    .object({
+      listen: z.array(z.string()).default(["/ip4/127.0.0.1/tcp/0"]),
+      bootstrap: z.array(z.string()).default([]),
+      /** Relax gossipsub's IP-colocation penalty: for a network of peers on one host only. */
+      localNetwork: z.boolean().default(false),
+    })
+    .default({}),
+  api: z
+    .object({
+      host: z.string().default("127.0.0.1"),
+      /** 0 picks a free port; null turns the API off. */
+      port: z.number().int().min(0).max(65535).nullable().default(8787),
+    })
+    .default({}),
+  /** Stake bonded at registration; defaults to the registry's minimum. */
+  stake: uint.optional(),
+  pricing: z
+    .object({
+      gpuHour: z.record(gpuClass, uint).default({}),
+      /** For GPU classes not listed in gpuHour. */
+      defaultGpuHour: uint.default(2n * GRID),
+      cpuCoreHour: uint.default(GRID / 50n),
+      memGiBHour: uint.default(GRID / 200n),
+    })
+    .default({}),
+  receipts: z
+    .object({
+      intervalMs: z.number().int().min(200).default(5_000),
+      graceIntervals: z.number().int().min(1).max(10).default(2),
+      granularity: granularity.default("ms"),
+    })
+    .default({}),
+  limits: z
+    .object({
+      maxDurationS: z
+        .number()
+        .int()
+        .min(1)
+        .default(24 * 3600),
+      cpuCores: z.number().int().min(1).optional(),
+      memMiB: z.number().int().min(64).optional(),
+      /** How long capacity stays held after an Accept for the job to start. */
+      holdMs: z.number().int().min(1000).default(60_000),
+    })
+    .default({}),
+  runtime: z
+    .object({
+      sandbox: z.enum(["auto", "bwrap", "none"]).default("auto"),
+      nvidiaSmi: z.string().default("nvidia-smi"),
+      /** Refuse to start when GPUs are expected but nvidia-smi finds none. */
+      requireGpus: z.boolean().default(false),
+      meterIntervalMs: z.number().int().min(100).default(1_000),
+    })
+    .default({}),
+  redeem: z
+    .object({
+      /** Redeem as soon as a job ends (otherwise only on `provider redeem` or the API). */
+      onJobEnd: z.boolean().default(true),
+    })
+    .default({}),
+});
+export type ProviderConfig = z.infer<typeof providerConfig>;
+
+/** Parses a config object; a bad one is a UsageError naming the file and the fields. */
+export function parseProviderConfig(raw: unknown, source = "configuration"): ProviderConfig {
+  const parsed = providerConfig.safeParse(raw);
+  if (!parsed.success)
+    throw new UsageError(`Invalid provider ${source}`, { details: summarizeZodError(parsed.error) });
+  return parsed.data;
+}
+
+export async function readProviderConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`Cannot read the config file ${path}`, { cause: error });
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`The config file ${path} is not a JSON object`, { cause: error });
+  }
+}

@@ -1,0 +1,315 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Hex, LocalAccount } from "viem";
+import { recoverVoucherSigner } from "../../marketplace/chain/voucher.ts";
+import type { Logger } from "../../marketplace/log/createLogger.ts";
+import type { Agreement } from "../../marketplace/messages/agreement.ts";
+import { signEnvelope } from "../../marketplace/messages/envelope.ts";
+import { type JobEndStatus, type JobStart, submitterFrame } from "../../marketplace/messages/job.ts";
+import type { DebitNote } from "../../marketplace/messages/receipt.ts";
+import { MAX_JOB_OUTPUT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p/constants.ts";
+import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
+import { rateUsage } from "../../marketplace/rating/rateUsage.ts";
+import type { Store } from "../../marketplace/store/openStore.ts";
+import { createJobMeter } from "../meter/createJobMeter.ts";
+import { collectOutputs } from "../run/collectOutputs.ts";
+import { startProcessJob } from "../run/startProcessJob.ts";
+import { writeInputs } from "../run/writeInputs.ts";
+import { insertUsageEvents } from "../store/insertUsageEvents.ts";
+import { finishJob } from "../store/jobRecords.ts";
+import { insertNote, insertVoucher } from "../store/receiptRecords.ts";
+import { unbilledEvents } from "../store/unbilledEvents.ts";
+import { usageTotals } from "../store/usageTotals.ts";
+import { chainEventsHash, ZERO_HASH } from "./eventsHash.ts";
+
+export type RunJobComponents = {
+  store: Store;
+  account: LocalAccount;
+  chainId: number;
+  peerId: string;
+  logger: Logger;
+};
+
+export type RunJobInit = {
+  workRoot: string;
+  meterIntervalMs: number;
+  sandbox: "auto" | "bwrap" | "none";
+  /** How long to wait for the voucher of the final note before giving up on it. */
+  finalVoucherWaitMs: number;
+};
+
+export type RunJobParameters = {
+  channel: FrameChannel;
+  start: JobStart;
+  agreement: Agreement;
+  gpuIndices: number[];
+};
+
+export type JobOutcome = { status: JobEndStatus; exitCode: number | null; reason: string; jobAmount: bigint };
+
+/**
+ * Runs one accepted job to its end: starts the process, meters it into the ledger, sends a signed
+ * debit note every receipt interval and takes the voucher for it (stored before anything else),
+ * suspends the job when vouchers stop coming and kills it after a second grace period, and at the
+ * end sends the final note, the outputs and the end status.
+ */
+export async function runJob(
+  components: RunJobComponents,
+  init: RunJobInit,
+  parameters: RunJobParameters,
+): Promise<JobOutcome> {
+  const { store, account, chainId, peerId } = components;
+  const { channel, start, agreement } = parameters;
+  const { jobId } = start;
+  const logger = components.logger.child(jobId);
+  const rates = agreement.rates.map(({ gpuClass: _class, ...r }) => r);
+  const intervalMs = agreement.receiptIntervalMs;
+  const graceMs = agreement.graceIntervals * intervalMs;
+
+  let streamOpen = true;
+  const send = async (frame: unknown) => {
+    if (!streamOpen) return;
+    await channel.write(frame).catch((error: Error) => {
+      streamOpen = false;
+      logger.warn("submitter stream lost", { error: error.message });
+    });
+  };
+
+  const workDir = join(init.workRoot, jobId);
+  await mkdir(workDir, { recursive: true });
+  await writeInputs(
+    workDir,
+    start.inputs.map((f) => ({ path: f.path, content: Buffer.from(f.data, "base64") })),
+  );
+
+  let watchdogKill = false;
+  const handle = await startProcessJob({
+    command: start.spec.command,
+    args: start.spec.args,
+    env: start.spec.env,
+    workDir,
+    gpuIndices: parameters.gpuIndices,
+    maxDurationMs: agreement.maxDurationS * 1000,
+    sandbox: init.sandbox,
+    onStdout: (chunk: Buffer) => void sendLog("stdout", chunk),
+    onStderr: (chunk: Buffer) => void sendLog("stderr", chunk),
+  });
+  const startedAt = Date.now();
+  async function sendLog(stream: "stdout" | "stderr", chunk: Buffer) {
+    for (let i = 0; i < chunk.length; i += MAX_LOG_CHUNK_BYTES) {
+      await send({
+        type: "log",
+        stream,
+        data: chunk.subarray(i, i + MAX_LOG_CHUNK_BYTES).toString("base64"),
+      });
+    }
+  }
+  await send({ type: "started", jobId, startedAt, sandbox: handle.sandbox });
+  logger.info("job started", { pid: handle.pid, sandbox: handle.sandbox });
+
+  const meter = createJobMeter({
+    jobId,
+    rootPid: handle.pid,
+    gpus: agreement.gpus,
+    ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
+    intervalMs: init.meterIntervalMs,
+    onEvents: (events) => {
+      insertUsageEvents(store, events);
+    },
+  });
+  meter.start();
+
+  // Receipts
+  let seq = 0;
+  let prevHash: Hex = ZERO_HASH;
+  let jobAmount = 0n;
+  const sentAt = new Map<number, number>();
+  const noteCumulative = new Map<number, bigint>();
+  let answeredSeq = -1;
+  let suspended = false;
+  const finalVoucher = Promise.withResolvers<void>();
+  let finalSeq: number | undefined;
+
+  // Notes are cut one at a time: a receipt tick and the final note must not bill the same events.
+  let noteQueue: Promise<void> = Promise.resolve();
+  const issueNote = (final: boolean): Promise<void> => {
+    noteQueue = noteQueue.then(() => cutNote(final));
+    return noteQueue;
+  };
+
+  async function cutNote(final: boolean): Promise<void> {
+    const events = unbilledEvents(store, jobId);
+    const totals = usageTotals(store, jobId);
+    const rated = rateUsage(totals, rates, agreement.granularity);
+    const eventsHash = chainEventsHash(prevHash, events);
+    const note: DebitNote = {
+      jobId,
+      channelId: start.channelId,
+      seq,
+      elapsedMs: Date.now() - startedAt,
+      usage: Object.entries(totals).map(([meter, quantity]) => ({
+        meter: meter as DebitNote["usage"][number]["meter"],
+        quantity: quantity ?? 0n,
+      })),
+      rates,
+      jobAmount: rated.total,
+      channelCumulative: start.channelBase + rated.total,
+      eventsHash,
+      eventCount: events.length,
+      final,
+    };
+    const envelope = await signEnvelope(account, {
+      chainId,
+      kind: "DebitNote",
+      peerId,
+      expiresAt: Math.floor(Date.now() / 1000) + 7 * 24 * 3600,
+      payload: note,
+    });
+    insertNote(
+      store,
+      {
+        jobId,
+        seq,
+        envelope: JSON.stringify(envelope),
+        jobAmount: note.jobAmount,
+        channelCumulative: note.channelCumulative,
+        eventsHash,
+        createdAt: Date.now(),
+      },
+      events.map((e) => e.id),
+    );
+    prevHash = eventsHash;
+    jobAmount = note.jobAmount;
+    sentAt.set(seq, Date.now());
+    noteCumulative.set(seq, note.channelCumulative);
+    if (final) finalSeq = seq;
+    seq += 1;
+    await send({ type: "note", note: envelope });
+  }
+
+  async function takeVoucher(
+    noteSeq: number,
+    voucher: { channelId: bigint; cumulativeAmount: bigint; signature: Hex },
+  ) {
+    const expected = noteCumulative.get(noteSeq);
+    if (
+      voucher.channelId !== start.channelId ||
+      expected === undefined ||
+      voucher.cumulativeAmount !== expected
+    ) {
+      logger.warn("voucher does not match its note", { noteSeq, amount: voucher.cumulativeAmount });
+      return;
+    }
+    let signer: string;
+    try {
+      signer = await recoverVoucherSigner({
+        chainId,
+        escrow: agreement.escrow,
+        voucher,
+        signature: voucher.signature,
+      });
+    } catch (error) {
+      logger.warn("voucher signature invalid", { noteSeq, error: (error as Error).message });
+      return;
+    }
+    if (signer !== agreement.submitter) {
+      logger.warn("voucher not signed by the payer", { noteSeq, signer });
+      return;
+    }
+    // Durable before acted on: a crash after this line still redeems it on restart.
+    insertVoucher(store, { ...voucher, jobId, noteSeq, receivedAt: Date.now() });
+    if (noteSeq > answeredSeq) answeredSeq = noteSeq;
+    if (suspended && answeredSeq === seq - 1) {
+      suspended = false;
+      handle.resume();
+      await send({ type: "status", status: "resumed", reason: "voucher received" });
+    }
+    if (finalSeq !== undefined && answeredSeq >= finalSeq) finalVoucher.resolve();
+  }
+
+  let cancelReason: string | undefined;
+  const reader = (async () => {
+    for (;;) {
+      const frame = await channel.read(submitterFrame);
+      if (frame.type === "voucher") await takeVoucher(frame.noteSeq, frame.voucher);
+      else if (frame.type === "cancel") {
+        cancelReason = `cancelled by the submitter: ${frame.reason}`;
+        handle.cancel(cancelReason);
+      } else if (frame.type === "refuse") {
+        cancelReason = `the submitter refused note ${frame.noteSeq}: ${frame.reason}`;
+        handle.cancel(cancelReason);
+      }
+    }
+  })().catch((error: Error) => {
+    streamOpen = false;
+    logger.info("submitter stream closed", { error: error.message.split("\n")[0] });
+    finalVoucher.resolve();
+  });
+
+  const tick = setInterval(() => {
+    void (async () => {
+      const oldestUnanswered = sentAt.get(answeredSeq + 1);
+      const waited = oldestUnanswered === undefined ? 0 : Date.now() - oldestUnanswered;
+      if (waited > 2 * graceMs) {
+        watchdogKill = true;
+        handle.cancel(`no voucher for ${waited} ms`);
+        return;
+      }
+      if (waited > graceMs && !suspended) {
+        suspended = true;
+        handle.suspend();
+        logger.warn("no voucher within the grace period: job suspended", { waitedMs: waited });
+        await send({ type: "status", status: "suspended", reason: `no voucher for ${waited} ms` });
+        return;
+      }
+      if (!suspended) await issueNote(false);
+    })().catch((error: Error) => logger.error("receipt tick failed", { error: error.message }));
+  }, intervalMs);
+
+  const result = await handle.exited;
+  clearInterval(tick);
+  await meter.stop();
+
+  const status: JobEndStatus = watchdogKill
+    ? "suspended"
+    : result.reason === "timeout"
+      ? "timeout"
+      : result.reason === "cancelled"
+        ? "cancelled"
+        : result.exitCode === 0
+          ? "completed"
+          : "failed";
+  const reason =
+    status === "suspended"
+      ? "no voucher from the submitter within the grace period"
+      : status === "cancelled"
+        ? (cancelReason ?? "cancelled")
+        : status === "timeout"
+          ? `ran past its maximum duration of ${agreement.maxDurationS}s`
+          : `exit code ${result.exitCode ?? "none"}${result.signal ? ` (signal ${result.signal})` : ""}`;
+
+  await issueNote(true);
+  if (streamOpen && status !== "suspended") {
+    const wait = setTimeout(() => finalVoucher.resolve(), init.finalVoucherWaitMs);
+    await finalVoucher.promise;
+    clearTimeout(wait);
+  }
+
+  if (start.spec.outputs.length > 0) {
+    const outputs = await collectOutputs(workDir, start.spec.outputs, {
+      maxTotalBytes: MAX_JOB_OUTPUT_BYTES,
+      maxFiles: 256,
+    });
+    await send({
+      type: "outputs",
+      files: outputs.files.map((f) => ({ path: f.path, data: Buffer.from(f.content).toString("base64") })),
+      dropped: outputs.dropped,
+    });
+  }
+  await send({ type: "end", jobId, status, exitCode: result.exitCode, reason, jobAmount });
+  finishJob(store, jobId, { status, exitCode: result.exitCode, reason, endedAt: Date.now() });
+  logger.info("job ended", { status, amount: jobAmount });
+  await channel.close();
+  await reader;
+  return { status, exitCode: result.exitCode, reason, jobAmount };
+}

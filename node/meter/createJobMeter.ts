@@ -1,0 +1,120 @@
+import { DEFAULT_METER_INTERVAL_MS, monotonicMs } from "./constants.ts";
+import { createUsageAccumulator, type JobMeter, type UsageAccumulator } from "./createUsageAccumulator.ts";
+import { type ProcessTreeSample, readProcessTree } from "./readProcessTree.ts";
+import type { UsageEvent } from "./types.ts";
+
+/** Options for {@link createJobMeter}. */
+export interface CreateJobMeterOptions {
+  jobId: string;
+  /** The job's root process (for a sandboxed job, the bwrap process: the tree includes the job). */
+  rootPid: number;
+  /** GPUs allocated to the job. */
+  gpus: number;
+  gpuClass?: string;
+  /** Sampling period, ms. Default {@link DEFAULT_METER_INTERVAL_MS}. */
+  intervalMs?: number;
+  /** Wall clock for event times, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Monotonic clock for durations, whole ms. Default `process.hrtime`-based. */
+  monotonicNow?: () => bigint;
+  /** Receives each sample's events (possibly none). Awaited before the next sample is taken. */
+  onEvents: (events: UsageEvent[]) => void | Promise<void>;
+  /** Called when `onEvents` fails; metering goes on. Default: print to stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** A job's meter. */
+export interface JobMeterHandle {
+  /** Takes the baseline reading and starts sampling. Idempotent; throws after stop(). */
+  start(): void;
+  /** Takes a last sample, delivers its events, stops; returns Σ emitted per meter. Idempotent. */
+  stop(): Promise<Record<JobMeter, bigint>>;
+  /** Σ emitted per meter so far. */
+  totals(): Record<JobMeter, bigint>;
+}
+
+/**
+ * Meters a running job: once started, every `intervalMs` (and once more at `stop()`) it reads the process tree
+ * from /proc and emits `gpu_ms`, `cpu_core_ms` and `mem_mib_ms` usage events (see
+ * `createUsageAccumulator` for the arithmetic and the id rule). Samples never overlap: the next one
+ * is scheduled after `onEvents` settles.
+ *
+ * CPU time used after the last sample by a process that has exited and been reaped by the daemon
+ * is not visible in /proc any more: up to one interval of the root's CPU time can go unmetered at
+ * the end of a job (in the provider's disfavour, never the payer's).
+ */
+export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
+  const intervalMs = options.intervalMs ?? DEFAULT_METER_INTERVAL_MS;
+  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) {
+    throw new RangeError(`intervalMs must be a positive integer, got ${intervalMs}`);
+  }
+  const now = options.now ?? Date.now;
+  const mono = options.monotonicNow ?? monotonicMs;
+  const onError = options.onError ?? ((e: unknown) => console.error("gridspot:node:meter", e));
+
+  const jobId = options.jobId;
+  let rootStartTime: bigint | undefined;
+  let accumulator: UsageAccumulator | undefined;
+  const zero = (): Record<JobMeter, bigint> => ({ gpu_ms: 0n, cpu_core_ms: 0n, mem_mib_ms: 0n });
+  if (!Number.isSafeInteger(options.gpus) || options.gpus < 0) {
+    throw new RangeError(`gpus must be a non-negative integer, got ${options.gpus}`);
+  }
+
+  // A pid reused by an unrelated process after the job ended must not be metered as the job.
+  const readJobTree = (): ProcessTreeSample => {
+    const sample = readProcessTree(options.rootPid);
+    if (rootStartTime === undefined || sample.rootStartTime !== rootStartTime) {
+      return { pids: [], cpuMs: 0n, rssKiB: 0n, rootStartTime: undefined };
+    }
+    return sample;
+  };
+
+  const sampleOnce = async (acc: UsageAccumulator) => {
+    const tree = readJobTree();
+    const events = acc.sample({ monoMs: mono(), timeMs: now(), cpuMs: tree.cpuMs, rssKiB: tree.rssKiB });
+    try {
+      await options.onEvents(events);
+    } catch (error) {
+      onError(error);
+    }
+  };
+
+  let stopped: Promise<Record<JobMeter, bigint>> | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (acc: UsageAccumulator) => {
+    timer = setTimeout(() => {
+      inFlight = sampleOnce(acc).then(() => {
+        if (stopped === undefined) schedule(acc);
+      });
+    }, intervalMs);
+    timer.unref();
+  };
+
+  return {
+    start() {
+      if (stopped !== undefined) throw new Error(`meter of job ${jobId} is stopped`);
+      if (accumulator !== undefined) return;
+      const first = readProcessTree(options.rootPid);
+      rootStartTime = first.rootStartTime;
+      accumulator = createUsageAccumulator({
+        jobId,
+        gpus: options.gpus,
+        ...(options.gpuClass === undefined ? {} : { gpuClass: options.gpuClass }),
+        start: { monoMs: mono(), rssKiB: first.rssKiB },
+      });
+      schedule(accumulator);
+    },
+    totals: () => accumulator?.totals() ?? zero(),
+    stop() {
+      stopped ??= (async () => {
+        clearTimeout(timer);
+        if (accumulator === undefined) return zero();
+        await inFlight;
+        await sampleOnce(accumulator);
+        return accumulator.totals();
+      })();
+      return stopped;
+    },
+  };
+}

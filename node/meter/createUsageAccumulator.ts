@@ -1,0 +1,103 @@
+import type { Meter } from "../../marketplace/rating/meters.ts";
+import { NODE_SOURCE } from "./constants.ts";
+import type { UsageEvent } from "./types.ts";
+
+/** One observation of a job, as fed to {@link UsageAccumulator.sample}. */
+export interface UsageObservation {
+  /** Monotonic clock, ms. */
+  monoMs: bigint;
+  /** Wall clock for the events' `time`, epoch ms. */
+  timeMs: number;
+  /** Cumulative CPU ms of the job's process tree (may drop when processes leave the tree). */
+  cpuMs: bigint;
+  /** Resident memory of the tree now, KiB. */
+  rssKiB: bigint;
+}
+
+/** Options for {@link createUsageAccumulator}. */
+export interface UsageAccumulatorOptions {
+  jobId: string;
+  /** Number of GPUs allocated to the job. */
+  gpus: number;
+  gpuClass?: string;
+  /** The observation at the job's start: the baseline for wall time and memory. CPU starts at 0. */
+  start: Omit<UsageObservation, "cpuMs" | "timeMs">;
+}
+
+/** Metered meters of a job. */
+export type JobMeter = Extract<Meter, "gpu_ms" | "cpu_core_ms" | "mem_mib_ms">;
+
+/** Pure integer bookkeeping from observations to usage events. */
+export interface UsageAccumulator {
+  /** Accounts the interval since the previous observation; returns its non-zero events. */
+  sample(observation: UsageObservation): UsageEvent[];
+  /** Σ of the quantities emitted so far, per meter. */
+  totals(): Record<JobMeter, bigint>;
+  /** Number of observations taken (the next sample's seq is this value). */
+  readonly samples: number;
+}
+
+/**
+ * Turns observations into usage events, integers only:
+ * - `gpu_ms` = allocated GPUs × monotonic ms since the previous observation;
+ * - `cpu_core_ms` = growth of the tree's cumulative CPU ms, kept monotonic as max(previous, now), so
+ *   CPU time counts from the job's start (baseline 0) and a process leaving the tree never refunds;
+ * - `mem_mib_ms` = Σ rssKiB × dtMs with the RSS of the interval's start (what was held during it),
+ *   carried exactly: the events' sum is always floor(Σ KiB·ms / 1024).
+ *
+ * Ids: `${jobId}:${meter}:${seq}` where seq is the 0-based number of the observation, the same for all
+ * meters of one observation. A meter whose quantity is 0 emits nothing and leaves a gap in its seqs,
+ * so ids depend only on the observation count, never on the values: deterministic and unique.
+ */
+export function createUsageAccumulator(options: UsageAccumulatorOptions): UsageAccumulator {
+  if (!Number.isSafeInteger(options.gpus) || options.gpus < 0) {
+    throw new RangeError(`gpus must be a non-negative integer, got ${options.gpus}`);
+  }
+  const gpus = BigInt(options.gpus);
+  let lastMono = options.start.monoMs;
+  let lastRss = options.start.rssKiB;
+  let cpuSeen = 0n;
+  let memKiBms = 0n;
+  const emitted: Record<JobMeter, bigint> = { gpu_ms: 0n, cpu_core_ms: 0n, mem_mib_ms: 0n };
+  let samples = 0;
+
+  return {
+    get samples() {
+      return samples;
+    },
+    totals: () => ({ ...emitted }),
+    sample(o) {
+      const seq = samples++;
+      let dt = 0n;
+      if (o.monoMs > lastMono) {
+        dt = o.monoMs - lastMono;
+        lastMono = o.monoMs;
+      }
+      if (o.cpuMs > cpuSeen) cpuSeen = o.cpuMs;
+      memKiBms += lastRss * dt;
+      lastRss = o.rssKiB;
+      const due: Record<JobMeter, bigint> = {
+        gpu_ms: emitted.gpu_ms + gpus * dt,
+        cpu_core_ms: cpuSeen,
+        mem_mib_ms: memKiBms / 1024n,
+      };
+      const events: UsageEvent[] = [];
+      for (const meter of ["gpu_ms", "cpu_core_ms", "mem_mib_ms"] as const) {
+        const quantity = due[meter] - emitted[meter];
+        if (quantity === 0n) continue;
+        emitted[meter] = due[meter];
+        const event: UsageEvent = {
+          id: `${options.jobId}:${meter}:${seq}`,
+          jobId: options.jobId,
+          source: NODE_SOURCE,
+          meter,
+          quantity,
+          time: o.timeMs,
+        };
+        if (meter === "gpu_ms" && options.gpuClass !== undefined) event.gpuClass = options.gpuClass;
+        events.push(event);
+      }
+      return events;
+    },
+  };
+}

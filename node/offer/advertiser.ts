@@ -1,0 +1,107 @@
+import type { LocalAccount } from "viem";
+import type { Logger } from "../../marketplace/log/createLogger.ts";
+import { signEnvelope } from "../../marketplace/messages/envelope.ts";
+import type { CapacityOffer } from "../../marketplace/messages/offer.ts";
+import type { Rate } from "../../marketplace/messages/primitives.ts";
+import { OFFER_INTERVAL_MS, OFFER_TTL_S, OFFERS_TOPIC } from "../../marketplace/p2p/constants.ts";
+import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
+import type { Capacity } from "../bid/capacity.ts";
+
+export type AdvertiserComponents = {
+  host: GridspotHost;
+  account: LocalAccount;
+  chainId: number;
+  capacity: Capacity;
+  logger: Logger;
+  rates: () => Rate[];
+  /** Addresses others may dial us on (defaults to the host's own). */
+  addrs: () => string[];
+};
+
+/** Builds this node's CapacityOffer from its capacity and current rates. */
+export function buildOffer(components: AdvertiserComponents, seq: number): CapacityOffer {
+  const { capacity, account, host } = components;
+  const free = capacity.free();
+  const classes = new Map<string, { count: number; vramMiB: number }>();
+  for (const gpu of capacity.totals.gpus) {
+    const c = classes.get(gpu.class) ?? { count: 0, vramMiB: gpu.vramMiB };
+    c.count += 1;
+    classes.set(gpu.class, c);
+  }
+  return {
+    provider: account.address,
+    peerId: host.peerId.toString(),
+    addrs: components.addrs(),
+    resources: [...classes].map(([cls, c]) => ({
+      class: cls,
+      count: c.count,
+      free: free.gpusByClass.get(cls)?.length ?? 0,
+      vramMiB: c.vramMiB,
+    })),
+    cpuCores: capacity.totals.cpuCores,
+    freeCpuCores: Math.max(0, free.cpuCores),
+    memMiB: capacity.totals.memMiB,
+    freeMemMiB: Math.max(0, free.memMiB),
+    rates: components.rates(),
+    maxDurationS: capacity.totals.maxDurationS,
+    seq,
+  };
+}
+
+/** Publishes a signed CapacityOffer on the offers topic every 30 s and whenever capacity changes. */
+export function createAdvertiser(components: AdvertiserComponents, init: { intervalMs?: number } = {}) {
+  let timer: NodeJS.Timeout | undefined;
+  let publishing = false;
+  let again = false;
+  let lastSeq = 0;
+
+  async function publish(): Promise<void> {
+    // seq only grows, also across restarts (it is a millisecond timestamp), so receivers keep the newest.
+    const seq = Math.max(Date.now(), lastSeq + 1);
+    lastSeq = seq;
+    const offer = buildOffer(components, seq);
+    const signed = await signEnvelope(components.account, {
+      chainId: components.chainId,
+      kind: "CapacityOffer",
+      peerId: offer.peerId,
+      expiresAt: Math.floor(Date.now() / 1000) + OFFER_TTL_S,
+      payload: offer,
+    });
+    await components.host.services.pubsub.publish(
+      OFFERS_TOPIC,
+      new TextEncoder().encode(JSON.stringify(signed)),
+    );
+    components.logger.debug("offer published", { seq });
+  }
+
+  // One publish at a time; a change during a publish is published right after it.
+  const publishSoon = () => {
+    if (publishing) {
+      again = true;
+      return;
+    }
+    publishing = true;
+    void publish()
+      .catch((error: Error) => components.logger.warn("offer publish failed", { error: error.message }))
+      .finally(() => {
+        publishing = false;
+        if (again) {
+          again = false;
+          publishSoon();
+        }
+      });
+  };
+
+  return {
+    start() {
+      publishSoon();
+      timer = setInterval(publishSoon, init.intervalMs ?? OFFER_INTERVAL_MS);
+      timer.unref();
+    },
+    stop() {
+      if (timer !== undefined) clearInterval(timer);
+    },
+    /** Capacity or prices changed: tell the market now. */
+    changed: publishSoon,
+  };
+}

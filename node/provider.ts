@@ -1,0 +1,270 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { LocalAccount } from "viem";
+import {
+  computeEscrowAbi,
+  computeTokenAbi,
+  providerRegistryAbi,
+} from "../marketplace/chain/artifacts.generated.ts";
+import { createChainClients } from "../marketplace/chain/clients.ts";
+import { defaultDeploymentsDir } from "../marketplace/chain/defaultDeploymentsDir.ts";
+import type { Deployment } from "../marketplace/chain/deployment.ts";
+import { readDeployment } from "../marketplace/chain/deployments.ts";
+import { BaseError } from "../marketplace/errors/base.ts";
+import { createLogger, type Logger } from "../marketplace/log/createLogger.ts";
+import { createHost, type GridspotHost } from "../marketplace/p2p/createHost.ts";
+import { loadOrCreatePeerKey } from "../marketplace/p2p/peerKey.ts";
+import { buildApp } from "./api/buildApp.ts";
+import { createBidEngine } from "./bid/bidEngine.ts";
+import { Capacity } from "./bid/capacity.ts";
+import type { ProviderConfig } from "./config/providerConfig.ts";
+import { createJobService } from "./job/jobService.ts";
+import { createAdvertiser } from "./offer/advertiser.ts";
+import { priceListToRates } from "./pricing/rates.ts";
+import { detectResources } from "./resources/detectResources.ts";
+import { createRedeemer } from "./settle/createRedeemer.ts";
+import { finishJob, interruptedJobs, listJobs } from "./store/jobRecords.ts";
+import { openProviderStore } from "./store/openProviderStore.ts";
+
+export type ProviderNode = {
+  address: `0x${string}`;
+  peerId: string;
+  multiaddrs: string[];
+  apiUrl: string | undefined;
+  host: GridspotHost;
+  deployment: Deployment;
+  redeem: () => Promise<unknown>;
+  stop: () => Promise<void>;
+};
+
+export class ProviderStartError extends BaseError {
+  override name = "ProviderStartError";
+}
+
+/**
+ * Starts a provider node: ledger, chain clients, registration, libp2p host, offer advertiser, bid
+ * engine, job service, redeemer and operator API. Jobs a previous run left unfinished (crash,
+ * SIGKILL) are marked failed, and their newest vouchers are redeemed.
+ */
+export async function startProvider(
+  config: ProviderConfig,
+  account: LocalAccount,
+  logger: Logger = createLogger("gridspot:node"),
+): Promise<ProviderNode> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = openProviderStore(join(config.dataDir, "provider.db"));
+  const clients = await createChainClients({ rpcUrl: config.rpcUrl, account });
+  const chainId = clients.chain.id;
+  const deployment = await readDeployment(config.deploymentsDir ?? defaultDeploymentsDir(), chainId);
+  const { computeEscrow: escrow, providerRegistry: registry, computeToken: token } = deployment.contracts;
+
+  for (const job of interruptedJobs(store)) {
+    finishJob(store, job.jobId, {
+      status: "failed",
+      exitCode: null,
+      reason: "the provider stopped during the job",
+      endedAt: Date.now(),
+    });
+    logger.warn("job interrupted by a restart", { jobId: job.jobId });
+  }
+
+  const resources = await detectResources({
+    nvidiaSmiPath: config.runtime.nvidiaSmi,
+    requireGpus: config.runtime.requireGpus,
+  });
+  const gpus = resources.gpus.map((g) => ({ index: g.index, class: g.class, vramMiB: g.vramMiB }));
+  const capacityTotals = {
+    gpus,
+    cpuCores: config.limits.cpuCores ?? resources.cpuCores,
+    memMiB: config.limits.memMiB ?? resources.memMiB,
+    maxDurationS: config.limits.maxDurationS,
+  };
+
+  const privateKey = await loadOrCreatePeerKey(join(config.dataDir, "peer.key"));
+  const host = await createHost({
+    privateKey,
+    listen: config.p2p.listen,
+    bootstrap: config.p2p.bootstrap,
+    localNetwork: config.p2p.localNetwork,
+  });
+  const peerId = host.peerId.toString();
+  await ensureRegistered();
+
+  const gpuHour: Record<string, bigint> = {};
+  for (const gpu of gpus)
+    gpuHour[gpu.class] = config.pricing.gpuHour[gpu.class] ?? config.pricing.defaultGpuHour;
+  const rates = priceListToRates({
+    gpuHour,
+    cpuCoreHour: config.pricing.cpuCoreHour,
+    memGiBHour: config.pricing.memGiBHour,
+  });
+  const addrs = () => host.getMultiaddrs().map((a) => a.toString());
+
+  let advertiser: ReturnType<typeof createAdvertiser> | undefined;
+  const capacity = new Capacity(capacityTotals, { onChange: () => advertiser?.changed() });
+  advertiser = createAdvertiser({
+    host,
+    account,
+    chainId,
+    capacity,
+    logger: logger.child("offer"),
+    rates: () => rates,
+    addrs,
+  });
+  const bidEngine = createBidEngine(
+    {
+      host,
+      account,
+      chainId,
+      escrow,
+      capacity,
+      logger: logger.child("bid"),
+      terms: () => ({
+        provider: account.address,
+        peerId,
+        addrs: addrs(),
+        rates,
+        granularity: config.receipts.granularity,
+        receiptIntervalMs: config.receipts.intervalMs,
+        bidValidityS: 60,
+      }),
+    },
+    { holdMs: config.limits.holdMs, graceIntervals: config.receipts.graceIntervals },
+  );
+  const redeemer = createRedeemer({
+    store,
+    publicClient: clients.publicClient,
+    walletClient: clients.walletClient,
+    escrow,
+    fromBlock: deployment.deployBlock,
+    logger: logger.child("settle"),
+  });
+  const redeemQuietly = () =>
+    redeemer
+      .redeem()
+      .catch((error: Error) => logger.error("redeem failed", { error: error.message.split("\n")[0] }));
+  const jobService = createJobService(
+    {
+      host,
+      store,
+      account,
+      chainId,
+      publicClient: clients.publicClient,
+      capacity,
+      bidEngine,
+      logger: logger.child("job"),
+      onJobEnd: () => {
+        if (config.redeem.onJobEnd) void redeemQuietly();
+      },
+    },
+    {
+      workRoot: join(config.dataDir, "jobs"),
+      meterIntervalMs: config.runtime.meterIntervalMs,
+      sandbox: config.runtime.sandbox,
+      finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
+    },
+  );
+
+  await jobService.start();
+  bidEngine.start();
+  advertiser.start();
+  void redeemQuietly();
+
+  let apiUrl: string | undefined;
+  const app =
+    config.api.port === null
+      ? undefined
+      : buildApp({
+          store,
+          adminToken: process.env.GRIDSPOT_ADMIN_TOKEN,
+          redeem: () => redeemer.redeem(),
+          status: () => ({
+            provider: account.address,
+            peerId,
+            chainId,
+            addrs: addrs(),
+            resources: capacityTotals,
+            runningJobs: jobService.runningJobs(),
+            jobs: listJobs(store, 1000).length,
+            rates,
+          }),
+        });
+  if (app !== undefined && config.api.port !== null) {
+    apiUrl = await app.listen({ host: config.api.host, port: config.api.port });
+  }
+  logger.info("provider started", {
+    address: account.address,
+    peerId,
+    api: apiUrl ?? "off",
+    gpus: gpus.length,
+  });
+
+  async function ensureRegistered(): Promise<void> {
+    const active = await clients.publicClient.readContract({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: "isActive",
+      args: [account.address],
+    });
+    if (active) return;
+    const record = await clients.publicClient.readContract({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: "getProvider",
+      args: [account.address],
+    });
+    if (record.registeredAt !== 0n) {
+      throw new ProviderStartError("This provider is registered but its stake is below the minimum", {
+        details: "Add stake with `gridspot provider stake`.",
+      });
+    }
+    const minStake = await clients.publicClient.readContract({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: "minStake",
+    });
+    const stake = config.stake ?? minStake;
+    const write = clients.walletClient;
+    const wait = async (hash: `0x${string}`) => {
+      const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new ProviderStartError(`Transaction ${hash} reverted`);
+    };
+    await wait(
+      await write.writeContract({
+        address: token,
+        abi: computeTokenAbi,
+        functionName: "approve",
+        args: [registry, stake],
+      }),
+    );
+    await wait(
+      await write.writeContract({
+        address: registry,
+        abi: providerRegistryAbi,
+        functionName: "register",
+        args: [peerId, "", stake],
+      }),
+    );
+    logger.info("registered in the provider registry", { stake });
+  }
+
+  return {
+    address: account.address,
+    peerId,
+    multiaddrs: addrs(),
+    apiUrl,
+    host,
+    deployment,
+    redeem: () => redeemer.redeem(),
+    async stop() {
+      advertiser?.stop();
+      bidEngine.stop();
+      await jobService.stop();
+      await app?.close();
+      await host.stop();
+      store.close();
+    },
+  };
+}
+
+void computeEscrowAbi;

@@ -1,0 +1,83 @@
+import type { Migration } from "../../marketplace/store/migration.ts";
+
+/**
+ * The node store's schema history. Append only: a released migration never changes, since
+ * databases in the field already ran it. Versions are 1, 2, 3… in order.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "usage events",
+    // quantity is a 64-bit INTEGER, bound and read as bigint. Safe: one job's cumulative usage stays
+    // far below 2^63 − 1 (1 TiB of RAM for a year is 3.3e16 mem_mib_ms), inserts above it are refused
+    // in code, and SQLite's SUM() raises "integer overflow" instead of wrapping or going to float.
+    // The PRIMARY KEY on id is the seen-event set: the id and the event are stored in one row.
+    sql: `
+      CREATE TABLE usage_events (
+        id        TEXT    PRIMARY KEY NOT NULL CHECK (id <> ''),
+        job_id    TEXT    NOT NULL CHECK (job_id <> ''),
+        source    TEXT    NOT NULL CHECK (source <> ''),
+        meter     TEXT    NOT NULL,
+        quantity  INTEGER NOT NULL CHECK (quantity >= 0),
+        time      INTEGER NOT NULL CHECK (time >= 0),
+        gpu_class TEXT,
+        note_seq  INTEGER CHECK (note_seq IS NULL OR note_seq >= 0)
+      ) STRICT;
+      CREATE INDEX usage_events_by_job_note ON usage_events (job_id, note_seq);
+    `,
+  },
+  {
+    version: 2,
+    name: "jobs, debit notes, vouchers, redemptions",
+    // Money columns are TEXT decimal strings: token amounts pass 2^63 base units at 9.2 GRID.
+    // sort_key is the amount zero-padded to 78 digits, so text order is numeric order.
+    sql: `
+  CREATE TABLE jobs (
+    job_id       TEXT PRIMARY KEY NOT NULL,
+    order_id     TEXT NOT NULL,
+    submitter    TEXT NOT NULL,
+    channel_id   TEXT NOT NULL,
+    channel_base TEXT NOT NULL,
+    agreement    TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    exit_code    INTEGER,
+    reason       TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    job_amount   TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX jobs_by_channel ON jobs (channel_id, status);
+  CREATE TABLE debit_notes (
+    job_id             TEXT NOT NULL REFERENCES jobs (job_id),
+    seq                INTEGER NOT NULL,
+    envelope           TEXT NOT NULL,
+    job_amount         TEXT NOT NULL,
+    channel_cumulative TEXT NOT NULL,
+    events_hash        TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  ) STRICT;
+  CREATE TABLE vouchers (
+    channel_id        TEXT NOT NULL,
+    cumulative_amount TEXT NOT NULL,
+    sort_key          TEXT NOT NULL,
+    signature         TEXT NOT NULL,
+    job_id            TEXT NOT NULL REFERENCES jobs (job_id),
+    note_seq          INTEGER NOT NULL,
+    received_at       INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, sort_key)
+  ) STRICT;
+  CREATE TABLE redemptions (
+    tx_hash           TEXT NOT NULL,
+    channel_id        TEXT NOT NULL,
+    cumulative_amount TEXT NOT NULL,
+    sort_key          TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    block_number      TEXT,
+    created_at        INTEGER NOT NULL,
+    PRIMARY KEY (tx_hash, channel_id)
+  ) STRICT;
+  CREATE INDEX redemptions_by_channel ON redemptions (channel_id, status, sort_key);
+`,
+  },
+];

@@ -1,0 +1,213 @@
+import type { Store } from "../../marketplace/store/openStore.ts";
+import { withTransaction } from "../../marketplace/store/withTransaction.ts";
+
+export type StoredNote = {
+  jobId: string;
+  seq: number;
+  envelope: string;
+  jobAmount: bigint;
+  channelCumulative: bigint;
+  eventsHash: `0x${string}`;
+};
+
+export type StoredVoucher = {
+  channelId: bigint;
+  cumulativeAmount: bigint;
+  signature: `0x${string}`;
+  jobId: string;
+  noteSeq: number;
+};
+
+/**
+ * Saves a debit note and marks the events it bills, in one transaction, so a note exists exactly
+ * when its events are billed. The job's running amount moves with it.
+ */
+export function insertNote(
+  store: Store,
+  note: StoredNote & { createdAt: number },
+  billedEventIds: readonly string[],
+) {
+  withTransaction(store.db, () => {
+    store.db
+      .prepare(
+        `INSERT INTO debit_notes (job_id, seq, envelope, job_amount, channel_cumulative, events_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        note.jobId,
+        note.seq,
+        note.envelope,
+        note.jobAmount.toString(),
+        note.channelCumulative.toString(),
+        note.eventsHash,
+        note.createdAt,
+      );
+    const mark = store.db.prepare("UPDATE usage_events SET note_seq = ? WHERE id = ? AND note_seq IS NULL");
+    for (const id of billedEventIds) {
+      // Loud, never silent: an event billed twice would mean two notes charged it.
+      if (Number(mark.run(note.seq, id).changes) !== 1)
+        throw new Error(`usage event ${id} is unknown or already billed`);
+    }
+    store.db
+      .prepare("UPDATE jobs SET job_amount = ? WHERE job_id = ?")
+      .run(note.jobAmount.toString(), note.jobId);
+  });
+}
+
+export function lastNote(store: Store, jobId: string): StoredNote | undefined {
+  const row = store.db
+    .prepare("SELECT * FROM debit_notes WHERE job_id = ? ORDER BY seq DESC LIMIT 1")
+    .get(jobId) as
+    | {
+        job_id: string;
+        seq: number;
+        envelope: string;
+        job_amount: string;
+        channel_cumulative: string;
+        events_hash: `0x${string}`;
+      }
+    | undefined;
+  if (row === undefined) return undefined;
+  return {
+    jobId: row.job_id,
+    seq: row.seq,
+    envelope: row.envelope,
+    jobAmount: BigInt(row.job_amount),
+    channelCumulative: BigInt(row.channel_cumulative),
+    eventsHash: row.events_hash,
+  };
+}
+
+export function listNotes(store: Store, jobId: string): StoredNote[] {
+  const rows = store.db.prepare("SELECT * FROM debit_notes WHERE job_id = ? ORDER BY seq").all(jobId) as {
+    job_id: string;
+    seq: number;
+    envelope: string;
+    job_amount: string;
+    channel_cumulative: string;
+    events_hash: `0x${string}`;
+  }[];
+  return rows.map((row) => ({
+    jobId: row.job_id,
+    seq: row.seq,
+    envelope: row.envelope,
+    jobAmount: BigInt(row.job_amount),
+    channelCumulative: BigInt(row.channel_cumulative),
+    eventsHash: row.events_hash,
+  }));
+}
+
+/**
+ * Stores a voucher durably before anything acts on it. Vouchers are cumulative: a channel's newest
+ * voucher is the one with the highest amount, and an older one arriving late changes nothing.
+ */
+export function insertVoucher(store: Store, voucher: StoredVoucher & { receivedAt: number }): void {
+  withTransaction(store.db, () => {
+    store.db
+      .prepare(
+        `INSERT OR IGNORE INTO vouchers (channel_id, cumulative_amount, sort_key, signature, job_id, note_seq, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        voucher.channelId.toString(),
+        voucher.cumulativeAmount.toString(),
+        sortKey(voucher.cumulativeAmount),
+        voucher.signature,
+        voucher.jobId,
+        voucher.noteSeq,
+        voucher.receivedAt,
+      );
+  });
+}
+
+/** The channel's highest voucher, or undefined. */
+export function latestVoucher(store: Store, channelId: bigint): StoredVoucher | undefined {
+  const row = store.db
+    .prepare("SELECT * FROM vouchers WHERE channel_id = ? ORDER BY sort_key DESC LIMIT 1")
+    .get(channelId.toString()) as VoucherRow | undefined;
+  return row === undefined ? undefined : toVoucher(row);
+}
+
+export function jobVouchers(store: Store, jobId: string): (StoredVoucher & { redeemTx: string | null })[] {
+  const rows = store.db
+    .prepare(
+      `SELECT v.*, (SELECT r.tx_hash FROM redemptions r WHERE r.channel_id = v.channel_id
+         AND r.sort_key >= v.sort_key AND r.status = 'confirmed' ORDER BY r.sort_key LIMIT 1) AS redeem_tx
+       FROM vouchers v WHERE v.job_id = ? ORDER BY v.sort_key`,
+    )
+    .all(jobId) as (VoucherRow & { redeem_tx: string | null })[];
+  return rows.map((r) => ({ ...toVoucher(r), redeemTx: r.redeem_tx }));
+}
+
+/** Channels whose newest voucher is above what was redeemed on-chain (as far as we recorded). */
+export function unredeemedVouchers(store: Store): StoredVoucher[] {
+  const rows = store.db
+    .prepare(
+      `SELECT v.* FROM vouchers v
+       WHERE v.sort_key = (SELECT MAX(sort_key) FROM vouchers WHERE channel_id = v.channel_id)
+         AND v.sort_key > COALESCE((SELECT MAX(sort_key) FROM redemptions r
+                                    WHERE r.channel_id = v.channel_id AND r.status = 'confirmed'), '')`,
+    )
+    .all() as VoucherRow[];
+  return rows.map(toVoucher);
+}
+
+export function recordRedemption(
+  store: Store,
+  r: {
+    txHash: string;
+    channelId: bigint;
+    cumulativeAmount: bigint;
+    status: "confirmed" | "failed";
+    blockNumber: bigint | null;
+    createdAt: number;
+  },
+): void {
+  store.db
+    .prepare(
+      `INSERT OR REPLACE INTO redemptions (tx_hash, channel_id, cumulative_amount, sort_key, status, block_number, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      r.txHash,
+      r.channelId.toString(),
+      r.cumulativeAmount.toString(),
+      sortKey(r.cumulativeAmount),
+      r.status,
+      r.blockNumber === null ? null : r.blockNumber.toString(),
+      r.createdAt,
+    );
+}
+
+/** Totals for the operator API's metrics. */
+export function receiptStats(store: Store) {
+  const count = (sql: string) => Number((store.db.prepare(sql).get() as { n: number | bigint }).n);
+  return {
+    vouchersRedeemed: count(
+      `SELECT COUNT(*) AS n FROM vouchers v WHERE EXISTS (SELECT 1 FROM redemptions r
+         WHERE r.channel_id = v.channel_id AND r.sort_key >= v.sort_key AND r.status = 'confirmed')`,
+    ),
+    vouchersTotal: count("SELECT COUNT(*) AS n FROM vouchers"),
+  };
+}
+
+type VoucherRow = {
+  channel_id: string;
+  cumulative_amount: string;
+  signature: `0x${string}`;
+  job_id: string;
+  note_seq: number;
+};
+
+const toVoucher = (r: VoucherRow): StoredVoucher => ({
+  channelId: BigInt(r.channel_id),
+  cumulativeAmount: BigInt(r.cumulative_amount),
+  signature: r.signature,
+  jobId: r.job_id,
+  noteSeq: r.note_seq,
+});
+
+/** Amounts as zero-padded 78-digit text sort like the numbers (uint256 has at most 78 digits). */
+function sortKey(amount: bigint): string {
+  return amount.toString().padStart(78, "0");
+}
