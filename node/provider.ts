@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { LocalAccount } from "viem";
 import {
   computeEscrowAbi,
@@ -162,6 +162,9 @@ export async function startProvider(
       meterIntervalMs: config.runtime.meterIntervalMs,
       sandbox: config.runtime.sandbox,
       finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
+      // Not the whole home: the job's own tools may live there. The work dir inside the data dir
+      // is bound back in after the data dir is hidden.
+      hidePaths: [config.dataDir, ...(process.env.GRIDSPOT_KEYSTORE ? [dirname(process.env.GRIDSPOT_KEYSTORE)] : [])],
     },
   );
 

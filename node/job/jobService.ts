@@ -9,7 +9,7 @@ import { FrameError, frameChannel } from "../../marketplace/p2p/frames.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import type { BidEngine } from "../bid/bidEngine.ts";
 import type { Capacity } from "../bid/capacity.ts";
-import { insertJob } from "../store/jobRecords.ts";
+import { finishJob, insertJob } from "../store/jobRecords.ts";
 import { latestVoucher } from "../store/receiptRecords.ts";
 import { checkJobStart } from "./checkJobStart.ts";
 import { readChannel } from "./readChannel.ts";
@@ -119,7 +119,10 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       const result = await outcome;
       components.onJobEnd(start.jobId, start.channelId, result);
     } catch (error) {
+      const reason = `the job could not run: ${(error as Error).message.split("\n")[0]}`;
       logger.error("job failed to run", { jobId: start.jobId, error: (error as Error).message });
+      finishJob(store, start.jobId, { status: "failed", exitCode: null, reason, endedAt: Date.now() });
+      components.onJobEnd(start.jobId, start.channelId, { status: "failed", exitCode: null, reason, jobAmount: 0n });
       await channel
         .write({ type: "error", code: "runtime", message: (error as Error).message.split("\n")[0] })
         .catch(() => {});

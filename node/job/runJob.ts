@@ -36,6 +36,8 @@ export type RunJobInit = {
   sandbox: "auto" | "bwrap" | "none";
   /** How long to wait for the voucher of the final note before giving up on it. */
   finalVoucherWaitMs: number;
+  /** Folders a sandboxed job must not see: the node's data dir (ledger, keys) and the keystore's. */
+  hidePaths: string[];
 };
 
 export type RunJobParameters = {
@@ -91,6 +93,7 @@ export async function runJob(
     gpuIndices: parameters.gpuIndices,
     maxDurationMs: agreement.maxDurationS * 1000,
     sandbox: init.sandbox,
+    hidePaths: init.hidePaths,
     onStdout: (chunk: Buffer) => void sendLog("stdout", chunk),
     onStderr: (chunk: Buffer) => void sendLog("stderr", chunk),
   });

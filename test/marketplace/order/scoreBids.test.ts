@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import type { Bid } from "../../../marketplace/messages/bid.ts";
+import type { Requirements } from "../../../marketplace/messages/order.ts";
+import type { Rate } from "../../../marketplace/messages/primitives.ts";
+import { scoreBids } from "../../../marketplace/order/scoreBids.ts";
+import { bid, GRID, HOUR_MS } from "../messages/fixtures.ts";
+
+const req: Requirements = { gpus: 2, cpuCores: 4, memMiB: 2048, maxDurationS: 3600 };
+
+const gpuRate = (price: bigint, per = HOUR_MS): Rate => ({ meter: "gpu_ms", price, per });
+const bidFrom = (provider: string, rates: Rate[]): Bid => ({ ...bid, provider, rates });
+const A = "0x1000000000000000000000000000000000000001";
+const B = "0x2000000000000000000000000000000000000002";
+const C = "0x3000000000000000000000000000000000000003";
+
+describe("scoreBids", () => {
+  it("ranks by the cost of one hour of the full requirements, cheapest first", () => {
+    const cheapGpuDearCpu = bidFrom(A, [
+      gpuRate(1n * GRID),
+      { meter: "cpu_core_ms", price: GRID, per: HOUR_MS },
+    ]);
+    const dearGpuFreeCpu = bidFrom(B, [gpuRate(2n * GRID)]);
+    const cheapest = bidFrom(C, [gpuRate(GRID / 2n)]);
+    const ranked = scoreBids(
+      [
+        { bid: cheapGpuDearCpu, receivedMs: 1 },
+        { bid: dearGpuFreeCpu, receivedMs: 2 },
+        { bid: cheapest, receivedMs: 3 },
+      ],
+      req,
+    );
+    // A: 2 GRID of GPU + 4 GRID of CPU = 6; B: 4; C: 1.
+    expect(ranked.map((s) => [s.bid.provider, s.hourlyCost])).toEqual([
+      [C, GRID],
+      [B, 4n * GRID],
+      [A, 6n * GRID],
+    ]);
+  });
+
+  it("compares costs exactly, even a single base unit apart at 10^30", () => {
+    const big = 10n ** 30n;
+    const ranked = scoreBids(
+      [
+        { bid: bidFrom(A, [gpuRate(big + 1n, 1n)]), receivedMs: 0 },
+        { bid: bidFrom(B, [gpuRate(big, 1n)]), receivedMs: 10 },
+      ],
+      { ...req, gpus: 1 },
+    );
+    expect(ranked.map((s) => s.bid.provider)).toEqual([B, A]);
+    expect(ranked.map((s) => s.hourlyCost)).toEqual([10n ** 30n * HOUR_MS, (10n ** 30n + 1n) * HOUR_MS]);
+  });
+
+  it("breaks a price tie by the fastest answer, then by provider address", () => {
+    const rates = [gpuRate(GRID)];
+    const ranked = scoreBids(
+      [
+        { bid: bidFrom(C, rates), receivedMs: 5 },
+        { bid: bidFrom(B, rates), receivedMs: 9 },
+        { bid: bidFrom(A.toUpperCase().replace("0X", "0x"), rates), receivedMs: 9 },
+      ],
+      req,
+    );
+    expect(ranked.map((s) => s.bid.provider.toLowerCase())).toEqual([C, A, B]);
+  });
+
+  it("orders the same way whatever order the bids came in", () => {
+    const bids = [
+      { bid: bidFrom(A, [gpuRate(GRID)]), receivedMs: 3 },
+      { bid: bidFrom(B, [gpuRate(GRID)]), receivedMs: 3 },
+      { bid: bidFrom(C, [gpuRate(GRID)]), receivedMs: 3 },
+    ];
+    const forward = scoreBids(bids, req).map((s) => s.bid.provider);
+    const backward = scoreBids([...bids].reverse(), req).map((s) => s.bid.provider);
+    expect(forward).toEqual([A, B, C]);
+    expect(backward).toEqual(forward);
+  });
+
+  it("returns nothing for no bids and does not reorder its input", () => {
+    expect(scoreBids([], req)).toEqual([]);
+    const input = [
+      { bid: bidFrom(B, [gpuRate(2n)]), receivedMs: 0 },
+      { bid: bidFrom(A, [gpuRate(1n)]), receivedMs: 0 },
+    ];
+    scoreBids(input, req);
+    expect(input.map((b) => b.bid.provider)).toEqual([B, A]);
+  });
+});
