@@ -164,7 +164,10 @@ export async function startProvider(
       finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
       // Not the whole home: the job's own tools may live there. The work dir inside the data dir
       // is bound back in after the data dir is hidden.
-      hidePaths: [config.dataDir, ...(process.env.GRIDSPOT_KEYSTORE ? [dirname(process.env.GRIDSPOT_KEYSTORE)] : [])],
+      hidePaths: [
+        config.dataDir,
+        ...(process.env.GRIDSPOT_KEYSTORE ? [dirname(process.env.GRIDSPOT_KEYSTORE)] : []),
+      ],
     },
   );
 

@@ -122,7 +122,12 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       const reason = `the job could not run: ${(error as Error).message.split("\n")[0]}`;
       logger.error("job failed to run", { jobId: start.jobId, error: (error as Error).message });
       finishJob(store, start.jobId, { status: "failed", exitCode: null, reason, endedAt: Date.now() });
-      components.onJobEnd(start.jobId, start.channelId, { status: "failed", exitCode: null, reason, jobAmount: 0n });
+      components.onJobEnd(start.jobId, start.channelId, {
+        status: "failed",
+        exitCode: null,
+        reason,
+        jobAmount: 0n,
+      });
       await channel
         .write({ type: "error", code: "runtime", message: (error as Error).message.split("\n")[0] })
         .catch(() => {});

@@ -3,7 +3,7 @@
 //
 // A fresh machine may have only Node 20 and npm. Hardhat 3, EDR, Vitest and node:sqlite need
 // Node >= 22, so the dependencies are installed under Node 24 from the npm registry
-// (`npx -p node@24 npm ci`: under Node 20, npm would skip EDR's native package). The `node`
+// (`npx -p node@24 npm install`: under Node 20, npm would skip EDR's native package). The `node`
 // devDependency then puts Node 24 first on the PATH of every `npm run`.
 //
 // Plain JavaScript on purpose: this file must run on Node 20 before anything is installed.
@@ -42,17 +42,20 @@ function ensureInstalled() {
   if (ready) return;
   process.stderr.write("gridspot: installing dependencies under Node 24 (first run only)…\n");
   const major = Number(process.versions.node.split(".")[0]);
+  // `npm install` (which follows the lockfile) rather than `npm ci`: npm leaves other platforms'
+  // optional binaries (biome, EDR, anvil for macOS/Windows/arm) out of the lockfile when the
+  // registry lacks them at the locked version, and `npm ci` then refuses the lockfile as out of sync.
+  const install = ["install", "--no-audit", "--no-fund"];
   const [command, args] =
-    major >= 22
-      ? ["npm", ["ci", "--no-audit", "--no-fund"]]
-      : ["npx", ["-y", "-p", "node@24", "npm", "ci", "--no-audit", "--no-fund"]];
+    major >= 22 ? ["npm", install] : ["npx", ["-y", "-p", "node@24", "npm", ...install]];
   // npm's progress goes to stderr so that `--json` output on stdout stays one document.
   const status = run(command, args, { stdio: ["ignore", 2, 2] });
   if (status !== 0) {
     process.stderr.write(`gridspot: dependency install failed (exit ${status})\n`);
     process.exit(status);
   }
-  writeFileSync(stampFile, wanted);
+  // Hash the lockfile as the install left it: `npm install` may have brought it in sync.
+  writeFileSync(stampFile, lockHash());
 }
 
 const [script, ...args] = process.argv.slice(2);
