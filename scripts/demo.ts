@@ -213,7 +213,27 @@ try {
     });
   }
 
-  // 5. Fees to their recipient, then the books.
+  // 5. The providers' operators close their channels (the payer gets the unspent rest back in its
+  // escrow balance and each channel's fee moves to the accrued fees), the fees go to their
+  // recipient, then the books.
+  const opened = await deployer.publicClient.getContractEvents({
+    address: escrow,
+    abi: computeEscrowAbi,
+    eventName: "ChannelOpened",
+    fromBlock: deployment.deployBlock,
+  });
+  for (const [i, key] of providerKeys.entries()) {
+    const operator = await createChainClients({ rpcUrl, privateKey: key });
+    for (const e of opened.filter((o) => o.args.provider === providers[i]?.info.address)) {
+      const hash = await operator.walletClient.writeContract({
+        address: escrow,
+        abi: computeEscrowAbi,
+        functionName: "closeChannel",
+        args: [e.args.channelId ?? 0n],
+      });
+      await wait(hash);
+    }
+  }
   const fees = await deployer.publicClient.readContract({
     address: escrow,
     abi: computeEscrowAbi,
@@ -228,34 +248,49 @@ try {
       }),
     );
   const after = await balances();
-  const redeemed = await deployer.publicClient.getContractEvents({
-    address: escrow,
-    abi: computeEscrowAbi,
-    eventName: "Redeemed",
-    fromBlock: deployment.deployBlock,
-  });
+  const [redeemed, closed] = await Promise.all([
+    deployer.publicClient.getContractEvents({
+      address: escrow,
+      abi: computeEscrowAbi,
+      eventName: "Redeemed",
+      fromBlock: deployment.deployBlock,
+    }),
+    deployer.publicClient.getContractEvents({
+      address: escrow,
+      abi: computeEscrowAbi,
+      eventName: "ChannelClosed",
+      fromBlock: deployment.deployBlock,
+    }),
+  ]);
+  const providerOf = new Map(opened.map((e) => [e.args.channelId ?? 0n, e.args.provider as string]));
   const paidTo = new Map<string, bigint>();
-  let feeTotal = 0n;
+  const paidOn = new Map<bigint, bigint>();
   for (const e of redeemed) {
-    paidTo.set(
-      e.args.provider as string,
-      (paidTo.get(e.args.provider as string) ?? 0n) + (e.args.paid ?? 0n),
-    );
-    feeTotal += e.args.fee ?? 0n;
+    const channelId = e.args.channelId ?? 0n;
+    const provider = providerOf.get(channelId) ?? "";
+    paidTo.set(provider, (paidTo.get(provider) ?? 0n) + (e.args.paid ?? 0n));
+    paidOn.set(channelId, (paidOn.get(channelId) ?? 0n) + (e.args.paid ?? 0n));
   }
+  const feeTotal = closed.reduce((s, e) => s + (e.args.fee ?? 0n), 0n);
   const sum = (b: Record<string, bigint>) => Object.values(b).reduce((x, y) => x + y, 0n);
+  // Each provider received exactly what the chain says it was paid…
   const providersPaidRight = providers.every(
     (p) =>
       (after[p.info.address] ?? 0n) - (before[p.info.address] ?? 0n) === (paidTo.get(p.info.address) ?? 0n),
   );
+  // …which is, per channel, its redeemed vouchers minus the channel's fee…
+  const channelsRight = closed.every((e) => {
+    const channelId = e.args.channelId ?? 0n;
+    const redeemedTotal = redeemed
+      .filter((r) => r.args.channelId === channelId)
+      .reduce((m, r) => ((r.args.cumulativeAmount ?? 0n) > m ? (r.args.cumulativeAmount ?? 0n) : m), 0n);
+    return (paidOn.get(channelId) ?? 0n) + (e.args.fee ?? 0n) === redeemedTotal;
+  });
+  // …the fee recipient got the fees, and every completed job was paid what its last voucher said.
   const feesRight = (after[feeRecipient] ?? 0n) - (before[feeRecipient] ?? 0n) === feeTotal;
-  const billedRight = jobs.every(
-    (j) => j.status !== "completed" || j.amount === (paidTo.get(j.provider) ?? -1n) + feeShare(j.provider),
-  );
-  function feeShare(provider: string): bigint {
-    return redeemed.filter((e) => e.args.provider === provider).reduce((s, e) => s + (e.args.fee ?? 0n), 0n);
-  }
-  const conserved = sum(before) === sum(after) && providersPaidRight && feesRight && billedRight;
+  const billedRight = jobs.every((j) => j.status !== "completed" || j.redeemTx !== null);
+  const conserved =
+    sum(before) === sum(after) && providersPaidRight && channelsRight && feesRight && billedRight;
 
   const summary = {
     chainId,

@@ -29,11 +29,12 @@ interface IComputeEscrow {
         uint128 redeemed;
     }
 
-    /// @notice One voucher to redeem in `redeemBatch`.
+    /// @notice One voucher to redeem in `redeemBatch`, with the payer's EIP-2098 compact signature.
     struct SignedVoucher {
         uint256 channelId;
         uint256 cumulativeAmount;
-        bytes signature;
+        bytes32 r;
+        bytes32 vs;
     }
 
     /// @notice The amount is zero or does not fit the channel's 128-bit accounting.
@@ -65,12 +66,14 @@ interface IComputeEscrow {
     error Escrow_NothingToRedeem(uint256 channelId, uint256 cumulativeAmount, uint256 redeemed);
     /// @notice The voucher's cumulative amount is above the channel's funded amount.
     error Escrow_AmountExceedsChannel(uint256 channelId, uint256 cumulativeAmount, uint256 amount);
-    /// @notice The signature is malformed, malleable (high s) or not the payer's.
+    /// @notice The signature is malformed or not the payer's.
     error Escrow_InvalidSignature(uint256 channelId);
     /// @notice The fee is above `MAX_FEE_BPS`.
     error Escrow_FeeTooHigh(uint256 feeBps);
     /// @notice The fee recipient is the zero address.
     error Escrow_InvalidFeeRecipient();
+    /// @notice The challenge period is zero or above 2^32 − 1 seconds.
+    error Escrow_InvalidChallengePeriod(uint256 challengePeriod);
     /// @notice The batch is empty.
     error Escrow_EmptyBatch();
 
@@ -91,19 +94,14 @@ interface IComputeEscrow {
     event ChannelFunded(uint256 indexed channelId, uint256 amount, uint256 total);
     /// @notice The payer moved the channel's expiry to `expiry`.
     event ChannelExtended(uint256 indexed channelId, uint256 expiry);
-    /// @notice A voucher for `cumulativeAmount` was redeemed: `paid` went to the provider and `fee`
-    /// to the protocol.
-    event Redeemed(
-        uint256 indexed channelId,
-        address indexed provider,
-        uint256 cumulativeAmount,
-        uint256 paid,
-        uint256 fee
-    );
+    /// @notice A voucher for `cumulativeAmount` was redeemed and `paid` went to the channel's provider.
+    /// The protocol's share of the difference stays with the channel until it closes.
+    event Redeemed(uint256 indexed channelId, uint256 cumulativeAmount, uint256 paid);
     /// @notice The payer asked to close; the provider may redeem until `deadline`.
     event CloseRequested(uint256 indexed channelId, uint256 deadline);
-    /// @notice The channel closed and `refund` returned to the payer's free balance.
-    event ChannelClosed(uint256 indexed channelId, address indexed closedBy, uint256 refund);
+    /// @notice The channel closed: `refund` returned to the payer's free balance and the channel's
+    /// protocol fee, `fee`, was added to the accrued fees.
+    event ChannelClosed(uint256 indexed channelId, address indexed closedBy, uint256 refund, uint256 fee);
     /// @notice Accrued protocol fees of `amount` went to `recipient`.
     event FeesClaimed(address indexed recipient, uint256 amount);
     /// @notice The protocol fee for channels opened from now on is `feeBps`.
@@ -136,16 +134,20 @@ interface IComputeEscrow {
     function extendChannel(uint256 channelId, uint256 newExpiry) external;
 
     /// @notice Pays the provider what `cumulativeAmount` adds to the channel's redeemed amount, less
-    /// the channel's fee. Anyone may submit it; the money always goes to the channel's provider.
-    /// @param signature The payer's 65-byte EIP-712 signature of the voucher (low s).
-    function redeem(uint256 channelId, uint256 cumulativeAmount, bytes calldata signature) external;
+    /// the channel's fee: `net(cumulativeAmount) − net(redeemed)` with `net(x) = x − ⌊x · feeBps / 10 000⌋`,
+    /// so the fee is rounded once on the cumulative total, never per redemption. Anyone may submit
+    /// it; the money always goes to the channel's provider.
+    /// @param r The payer's EIP-712 signature of the voucher, EIP-2098 compact form (`r`, `vs`);
+    /// the s it encodes must be low.
+    function redeem(uint256 channelId, uint256 cumulativeAmount, bytes32 r, bytes32 vs) external;
 
     /// @notice Redeems many vouchers in one transaction and pays each provider once. Reverts whole
     /// when any voucher is invalid.
     function redeemBatch(SignedVoucher[] calldata vouchers) external;
 
     /// @notice Closes the channel at once (provider only) and returns what was not redeemed to the
-    /// payer's free balance. The provider gives up any voucher not yet redeemed.
+    /// payer's free balance. The provider gives up any voucher not yet redeemed. The channel's fee,
+    /// ⌊redeemed · feeBps / 10 000⌋, moves to the accrued fees (the same on every way to close).
     function closeChannel(uint256 channelId) external;
 
     /// @notice Starts closing the channel (payer only): the provider may still redeem until
@@ -153,7 +155,8 @@ interface IComputeEscrow {
     function requestClose(uint256 channelId) external;
 
     /// @notice Once the redemption window is over, returns what was not redeemed to the payer's
-    /// free balance (payer or provider). Covers both a requested close and an expired channel.
+    /// free balance. Anyone may call it then: the outcome is fixed, and the fee recipient can collect
+    /// the fees of channels nobody closed. Covers both a requested close and an expired channel.
     function finalizeClose(uint256 channelId) external;
 
     /// @notice Sends the accrued protocol fees to the fee recipient (anyone may call).
@@ -186,7 +189,7 @@ interface IComputeEscrow {
     /// @notice Who receives the protocol fees.
     function feeRecipient() external view returns (address);
 
-    /// @notice Protocol fees redeemed but not yet claimed.
+    /// @notice Protocol fees of closed channels not yet claimed (open channels hold theirs until they close).
     function accruedFees() external view returns (uint256);
 
     /// @notice The EIP-712 digest a payer signs for this voucher.

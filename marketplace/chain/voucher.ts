@@ -6,7 +6,9 @@ import {
   hashTypedData,
   hexToBigInt,
   type LocalAccount,
+  parseSignature,
   recoverTypedDataAddress,
+  signatureToCompactSignature,
   type Transport,
   type WalletClient,
 } from "viem";
@@ -95,4 +97,21 @@ export async function recoverVoucherSigner(
     );
   }
   return recoverTypedDataAddress({ ...voucherTypedData(parameters), signature });
+}
+
+/**
+ * The (r, vs) form of a 65-byte voucher signature (EIP-2098), which is what the escrow's `redeem`
+ * and `redeemBatch` take: 64 bytes of calldata instead of 65 padded to 96 plus a length word.
+ */
+export function compactVoucherSignature(signature: Hex): { r: Hex; vs: Hex } {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) {
+    throw new InvalidVoucherSignatureError("A voucher signature must be 65 bytes (130 hex characters).");
+  }
+  if (hexToBigInt(`0x${signature.slice(66, 130)}`) > HALF_CURVE_ORDER) {
+    throw new InvalidVoucherSignatureError(
+      "The voucher signature has a high s value, which the escrow rejects.",
+    );
+  }
+  const compact = signatureToCompactSignature(parseSignature(signature));
+  return { r: compact.r, vs: compact.yParityAndS };
 }

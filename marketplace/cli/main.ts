@@ -30,7 +30,9 @@ export type ExtraCommands = Record<string, (argv: string[]) => Promise<CommandRe
 /** Runs one CLI invocation and returns its exit code. Printing happens only here. */
 export async function main(argv: string[], extra: ExtraCommands = {}): Promise<number> {
   const [group, command, ...rest] = argv;
-  const json = argv.includes("--json");
+  // Everything after `--` belongs to the job's command line, its own `--json` included.
+  const end = argv.indexOf("--");
+  const json = (end === -1 ? argv : argv.slice(0, end)).includes("--json");
   try {
     const own = extra[`${group} ${command ?? ""}`];
     const result = own === undefined ? await dispatch(group, command, rest) : await own(rest);
@@ -39,9 +41,10 @@ export async function main(argv: string[], extra: ExtraCommands = {}): Promise<n
     return result.exitCode ?? 0;
   } catch (error) {
     const code = exitCodeOf(error);
+    // Usage mistakes get their message; a stack trace only for what we did not foresee.
     const message =
-      error instanceof BaseError
-        ? error.message
+      error instanceof BaseError || isParseArgsError(error)
+        ? (error as Error).message
         : error instanceof Error
           ? (error.stack ?? error.message)
           : String(error);
@@ -98,9 +101,13 @@ async function dispatch(
   }
 }
 
+function isParseArgsError(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code?.toString().startsWith("ERR_PARSE_ARGS") === true;
+}
+
 function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return 2;
   if (error instanceof KeystoreError || error instanceof InsufficientFundsError) return 4;
-  if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true) return 2;
+  if (isParseArgsError(error)) return 2;
   return 1;
 }

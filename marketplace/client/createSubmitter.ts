@@ -12,6 +12,7 @@ import { createHost, type GridspotHost } from "../p2p/createHost.ts";
 import { loadOrCreatePeerKey } from "../p2p/peerKey.ts";
 import type { Store } from "../store/openStore.ts";
 import { type BidCollector, createBidCollector } from "./collectBids.ts";
+import { readSpendPolicy, type SpendPolicy } from "./spendPolicy.ts";
 import { openSubmitterStore } from "./submitterStore.ts";
 
 export type SubmitterSettings = {
@@ -29,6 +30,8 @@ export type Submitter = {
   deployment: Deployment;
   store: Store;
   logger: Logger;
+  /** `<dataDir>/policy.json`: spend caps and budget alerts (defaults when there is no file). */
+  policy: SpendPolicy;
   /** Started on first use: commands that only touch the chain never start libp2p. */
   network(): Promise<{ host: GridspotHost; bids: BidCollector }>;
   close(): Promise<void>;
@@ -41,6 +44,8 @@ export async function createSubmitter(
 ): Promise<Submitter> {
   const logger = createLogger("gridspot:client");
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  // Read first: a broken policy file stops every command before the chain or the store is touched.
+  const policy = await readSpendPolicy(settings.dataDir);
   const clients = await createChainClients({ rpcUrl: settings.rpcUrl, account });
   const deployment = await readDeployment(
     settings.deploymentsDir ?? defaultDeploymentsDir(),
@@ -56,6 +61,7 @@ export async function createSubmitter(
     deployment,
     store,
     logger,
+    policy,
     async network() {
       if (network !== undefined) return network;
       const host = await createHost({

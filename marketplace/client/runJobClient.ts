@@ -14,6 +14,8 @@ import type { GridspotHost } from "../p2p/createHost.ts";
 import { frameChannel } from "../p2p/frames.ts";
 import { verifyDebitNote } from "../receipt/verifyDebitNote.ts";
 import type { Store } from "../store/openStore.ts";
+import type { BudgetAlerts } from "./budgetAlerts.ts";
+import { type SpendCaps, SpendCapError } from "./spendCapRefusal.ts";
 import { insertNoteRecord, recordSignedVoucher, updateSubmitterJob } from "./submitterStore.ts";
 
 export class JobRefusedError extends BaseError {
@@ -24,6 +26,8 @@ export type JobEvents = {
   onLog?: (stream: "stdout" | "stderr", data: Buffer) => void;
   onNote?: (note: DebitNote, verdict: string) => void;
   onStatus?: (status: string, reason: string) => void;
+  /** A budget alert or a failed alert delivery, as one line (the CLI writes it to stderr). */
+  onAlert?: (message: string) => void;
 };
 
 export type RunJobClientParameters = {
@@ -42,6 +46,10 @@ export type RunJobClientParameters = {
   outputDir: string;
   events?: JobEvents;
   signal?: AbortSignal;
+  /** The spend policy's caps, checked as each voucher is recorded. */
+  caps?: SpendCaps;
+  /** Budget alerts, raised as the job's signed amount grows. */
+  alerts?: BudgetAlerts;
 };
 
 export type JobResult = {
@@ -141,32 +149,49 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
           budget: p.budget,
           toleranceMs,
         });
-        insertNoteRecord(store, {
-          jobId,
-          seq: note.seq,
-          envelope: JSON.stringify(frame.note),
-          amount: note.jobAmount,
-          verdict: check.ok ? "accepted" : check.reason,
-        });
-        p.events?.onNote?.(note, check.ok ? "accepted" : check.reason);
-        if (!check.ok) {
-          await channel.write({ type: "refuse", jobId, noteSeq: note.seq, reason: check.reason });
+        const record = (verdict: string) =>
+          insertNoteRecord(store, {
+            jobId,
+            seq: note.seq,
+            envelope: JSON.stringify(frame.note),
+            amount: note.jobAmount,
+            verdict,
+          });
+        record(check.ok ? "accepted" : check.reason);
+        let refusal = check.ok ? undefined : check.reason;
+        const voucher = { channelId: p.channelId, cumulativeAmount: note.channelCumulative };
+        const signature =
+          refusal === undefined
+            ? await signVoucher(account, { chainId, escrow: agreement.escrow, voucher })
+            : undefined;
+        if (signature !== undefined) {
+          try {
+            // Durable before it leaves: a restarted CLI never signs below this, and knows it owes
+            // it. The spend caps are checked in the same transaction; a refused signature is dropped.
+            recordSignedVoucher(
+              store,
+              { channelId: p.channelId, cumulative: note.channelCumulative, signature, jobId, noteSeq: note.seq },
+              p.caps,
+            );
+          } catch (error) {
+            if (!(error instanceof SpendCapError)) throw error;
+            refusal = error.shortMessage;
+            record(refusal);
+          }
+        }
+        p.events?.onNote?.(note, refusal ?? "accepted");
+        const observed = { jobId, provider: agreement.provider, channelId: p.channelId, budget: p.budget };
+        if (refusal !== undefined || signature === undefined) {
+          if (!check.ok && check.overBudget === true)
+            p.alerts?.observe({ ...observed, amount: note.jobAmount, signed: false });
+          await channel.write({ type: "refuse", jobId, noteSeq: note.seq, reason: refusal ?? "refused" });
           continue;
         }
+        p.alerts?.observe({ ...observed, amount: note.jobAmount, signed: true });
         previous = note;
         result.notes += 1;
         result.amount = note.jobAmount;
         result.usage = Object.fromEntries(note.usage.map((u) => [u.meter, u.quantity]));
-        const voucher = { channelId: p.channelId, cumulativeAmount: note.channelCumulative };
-        const signature = await signVoucher(account, { chainId, escrow: agreement.escrow, voucher });
-        // Durable before it leaves: a restarted CLI never signs below this, and knows it owes it.
-        recordSignedVoucher(store, {
-          channelId: p.channelId,
-          cumulative: note.channelCumulative,
-          signature,
-          jobId,
-          noteSeq: note.seq,
-        });
         updateSubmitterJob(store, jobId, {
           amount: note.jobAmount,
           usage: Object.fromEntries(note.usage.map((u) => [u.meter, u.quantity.toString()])),

@@ -11,8 +11,12 @@ import { estimateCost } from "../order/estimateCost.ts";
 import { scoreBids } from "../order/scoreBids.ts";
 import { ORDER_TTL_S, ORDERS_TOPIC } from "../p2p/constants.ts";
 import type { Submitter } from "./createSubmitter.ts";
+import { createBudgetAlerts } from "./budgetAlerts.ts";
+import { SPEND_POLICY_FILE } from "./constants.ts";
 import { ensureChannel } from "./ensureChannel.ts";
 import { type JobEvents, type JobResult, runJobClient } from "./runJobClient.ts";
+import { signedSince, startOfUtcDay } from "./signedSince.ts";
+import { SpendCapError } from "./spendCapRefusal.ts";
 import { claimChannel, insertSubmitterJob, updateSubmitterJob } from "./submitterStore.ts";
 
 export class NoBidsError extends BaseError {
@@ -57,6 +61,15 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
   const { account, clients, deployment, store } = submitter;
   const chainId = clients.chain.id;
   const progress = p.events?.onProgress ?? (() => {});
+  const { policy } = submitter;
+  if (policy.dailyCap !== null) {
+    const today = signedSince(store, startOfUtcDay(Date.now()));
+    if (today >= policy.dailyCap)
+      throw new SpendCapError(
+        `The daily cap is reached: ${today} base units signed today (UTC), cap ${policy.dailyCap}`,
+        { details: `Raise dailyCap in the spend policy (${SPEND_POLICY_FILE}) or wait for midnight UTC.` },
+      );
+  }
   const { host, bids } = await submitter.network();
 
   // Wait (bounded) until some provider listens on the orders topic: gossip needs a mesh.
@@ -119,8 +132,10 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     `accepted ${agreement.provider} (${agreement.gpuClass ?? "cpu only"}) among ${received.length} bid(s)`,
   );
 
-  const budget =
-    p.budget ?? estimateCost(agreement.rates, p.requirements, BigInt(p.requirements.maxDurationS) * 1000n);
+  // The default budget covers the whole maximum duration, and at least the agreed minimum charge.
+  const estimate = estimateCost(agreement.rates, p.requirements, BigInt(p.requirements.maxDurationS) * 1000n);
+  const minimum = agreement.minimumCharge ?? 0n;
+  const budget = p.budget ?? (estimate > minimum ? estimate : minimum);
   const { channelId, base } = await ensureChannel(clients, store, {
     token: deployment.contracts.computeToken,
     escrow: deployment.contracts.computeEscrow,
@@ -140,6 +155,12 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     budget,
     createdAt: Date.now(),
   });
+  const alerts = createBudgetAlerts(
+    { store, ...(p.events?.onAlert === undefined ? {} : { notify: p.events.onAlert }) },
+    policy.alerts,
+  );
+  const stopAlerts = () => alerts.stop();
+  p.signal?.addEventListener("abort", stopAlerts, { once: true });
   let result: JobResult;
   try {
     result = await runJobClient({
@@ -158,6 +179,8 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
       outputDir: p.outputDir,
       ...(p.events === undefined ? {} : { events: p.events }),
       ...(p.signal === undefined ? {} : { signal: p.signal }),
+      caps: { dailyCap: policy.dailyCap, channelCap: policy.channelCap },
+      alerts,
     });
   } catch (error) {
     updateSubmitterJob(store, jobId, {
@@ -167,6 +190,10 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     });
     claimChannel(store, channelId, null);
     throw error;
+  } finally {
+    // Webhook deliveries are bounded (attempts × timeout): let them finish before the CLI exits.
+    await alerts.settled();
+    p.signal?.removeEventListener("abort", stopAlerts);
   }
   claimChannel(store, channelId, null);
   updateSubmitterJob(store, jobId, {

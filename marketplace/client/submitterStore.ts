@@ -1,6 +1,8 @@
+import { BaseError } from "../errors/base.ts";
 import type { Migration } from "../store/migration.ts";
 import { openStore, type Store } from "../store/openStore.ts";
 import { withTransaction } from "../store/withTransaction.ts";
+import { type SpendCaps, SpendCapError, spendCapRefusal } from "./spendCapRefusal.ts";
 
 /**
  * The submitter's durable state (DESIGN §7): channels and what was signed on them, jobs, the notes
@@ -54,8 +56,22 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
         job_id     TEXT NOT NULL REFERENCES jobs (job_id),
         note_seq   INTEGER NOT NULL,
         signed_at  INTEGER NOT NULL,
-        PRIMARY KEY (channel_id, cumulative)
+        PRIMARY KEY (channel_id, cumulative, job_id)
       ) STRICT;
+    `,
+  },
+  {
+    version: 2,
+    name: "budget alerts; vouchers by signing time (daily cap)",
+    sql: `
+      CREATE TABLE alerts (
+        job_id    TEXT NOT NULL REFERENCES jobs (job_id),
+        threshold INTEGER NOT NULL,
+        amount    TEXT NOT NULL,
+        fired_at  INTEGER NOT NULL,
+        PRIMARY KEY (job_id, threshold)
+      ) STRICT;
+      CREATE INDEX vouchers_by_signed_at ON vouchers (signed_at);
     `,
   },
 ];
@@ -280,11 +296,16 @@ export function listNoteRecords(store: Store, jobId: string) {
 
 /**
  * Records a signed voucher and raises what the channel has signed, in one transaction, before the
- * voucher leaves this machine. Refuses to go below what was already signed.
+ * voucher leaves this machine. Refuses to go below what was already signed. With `caps`, the spend
+ * caps are checked inside the same transaction (which holds the write lock), so two CLIs signing at
+ * once cannot both slip under the daily cap.
+ * @throws SpendCapError when the voucher would cross a cap; nothing is recorded then.
  */
 export function recordSignedVoucher(
   store: Store,
   v: { channelId: bigint; cumulative: bigint; signature: string; jobId: string; noteSeq: number },
+  caps?: SpendCaps,
+  now: number = Date.now(),
 ): void {
   withTransaction(store.db, () => {
     const row = store.db
@@ -293,11 +314,20 @@ export function recordSignedVoucher(
     if (row === undefined) throw new Error(`unknown channel ${v.channelId}`);
     if (BigInt(row.signed) > v.cumulative)
       throw new Error(`channel ${v.channelId} already signed above ${v.cumulative}`);
+    if (caps !== undefined) {
+      const refusal = spendCapRefusal(store, caps, {
+        channelId: v.channelId,
+        cumulative: v.cumulative,
+        channelSigned: BigInt(row.signed),
+        now,
+      });
+      if (refusal !== undefined) throw new SpendCapError(refusal);
+    }
     store.db
       .prepare(
         "INSERT OR IGNORE INTO vouchers (channel_id, cumulative, signature, job_id, note_seq, signed_at) VALUES (?, ?, ?, ?, ?, ?)",
       )
-      .run(v.channelId.toString(), v.cumulative.toString(), v.signature, v.jobId, v.noteSeq, Date.now());
+      .run(v.channelId.toString(), v.cumulative.toString(), v.signature, v.jobId, v.noteSeq, now);
     store.db
       .prepare("UPDATE channels SET signed = ? WHERE channel_id = ?")
       .run(v.cumulative.toString(), v.channelId.toString());
@@ -320,4 +350,26 @@ export function listJobVouchers(store: Store, jobId: string) {
     noteSeq: r.note_seq,
     signedAt: r.signed_at,
   }));
+}
+
+/**
+ * Marks `threshold` % of the job's budget as alerted; false when it already was (by this process or
+ * an earlier one), so each threshold alerts once per job.
+ */
+export function recordAlert(
+  store: Store,
+  a: { jobId: string; threshold: number; amount: bigint; firedAt: number },
+): boolean {
+  const r = store.db
+    .prepare("INSERT OR IGNORE INTO alerts (job_id, threshold, amount, fired_at) VALUES (?, ?, ?, ?)")
+    .run(a.jobId, a.threshold, a.amount.toString(), a.firedAt);
+  return Number(r.changes) === 1;
+}
+
+export function listAlerts(store: Store, jobId: string) {
+  return (
+    store.db
+      .prepare("SELECT threshold, amount, fired_at FROM alerts WHERE job_id = ? ORDER BY threshold")
+      .all(jobId) as { threshold: number; amount: string; fired_at: number }[]
+  ).map((r) => ({ threshold: r.threshold, amount: BigInt(r.amount), firedAt: r.fired_at }));
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { address, gpuClass, granularity, id, peerIdText, pricing, rate } from "./primitives.ts";
+import { address, gpuClass, granularity, id, peerIdText, pricing, rate, uint } from "./primitives.ts";
 
 /**
  * The terms both sides sign after an Accept. The provider holds the capacity for it until the job
@@ -23,6 +23,12 @@ export const agreement = z.object({
   maxRates: z.array(rate).min(1).max(16),
   pricing,
   granularity,
+  /**
+   * The least this job costs, in token base units: every debit note bills
+   * `max(rated total, minimumCharge)`, from the first note on. It belongs to the rate card with
+   * `rates` and `granularity`; absent means no minimum.
+   */
+  minimumCharge: uint.optional(),
   receiptIntervalMs: z.number().int().min(200).max(3_600_000),
   /** Receipt intervals without a voucher before the provider suspends the job. */
   graceIntervals: z.number().int().min(1).max(10),

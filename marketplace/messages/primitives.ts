@@ -1,14 +1,25 @@
 import { getAddress, isAddress } from "viem";
 import { z } from "zod";
+import { MAX_TIER_BANDS } from "../rating/constants.ts";
+import { METERS } from "../rating/meters.ts";
+
+export type { Meter } from "../rating/meters.ts";
+
+const UINT256_MAX = 2n ** 256n - 1n;
 
 /** An unsigned integer in base units, carried as a decimal string (at most 78 digits: uint256). */
 export const uintString = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,77})$/, "expected a non-negative integer as a decimal string")
-  .transform((s) => BigInt(s));
+  .transform((s) => BigInt(s))
+  // 78 digits reach 10^78 - 1, above uint256: such an amount could never be signed or paid.
+  .refine((v) => v <= UINT256_MAX, "expected at most 2^256 - 1");
 
 /** Accepts a bigint too, for values built in process. */
-export const uint = z.union([z.bigint().nonnegative(), uintString]);
+export const uint = z.union([
+  z.bigint().nonnegative().max(UINT256_MAX, "expected at most 2^256 - 1"),
+  uintString,
+]);
 
 export const address = z
   .string()
@@ -35,19 +46,46 @@ export const gpuClass = z.string().regex(/^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/, "expe
 /** Short identifiers we mint (order, job, agreement ids): url-safe, bounded. */
 export const id = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "expected 8-64 url-safe characters");
 
-export const METERS = ["gpu_ms", "cpu_core_ms", "mem_mib_ms", "egress_bytes", "requests", "tokens"] as const;
 export const meter = z.enum(METERS);
-export type Meter = z.infer<typeof meter>;
+
+/**
+ * Optional tiers of a rate, on the job's cumulative quantity in the meter's unit (after granularity
+ * rounding). Band `i` covers the quantities above band `i − 1`'s `upTo` (0 for the first) up to and
+ * including its own `upTo`; the rate's own `price` covers everything above the last bound.
+ * `graduated`: each band's price applies to the quantity inside it; `volume`: the band the whole
+ * quantity reached prices all of it (never less than a smaller quantity cost: see `rateTiered`).
+ */
+export const rateTiers = z
+  .object({
+    mode: z.enum(["graduated", "volume"]),
+    bands: z
+      .array(
+        z.object({
+          upTo: uint.refine((v) => v > 0n, "a tier bound must be positive"),
+          price: uint,
+        }),
+      )
+      .min(1)
+      .max(MAX_TIER_BANDS),
+  })
+  .refine(
+    (t) => t.bands.every((b, i) => i === 0 || b.upTo > (t.bands[i - 1]?.upTo ?? 0n)),
+    "tier bounds must rise strictly",
+  );
+export type RateTiers = z.infer<typeof rateTiers>;
 
 /**
  * A price: `price` token base units for `per` units of `meter` (e.g. per 3,600,000 gpu_ms = per
- * GPU-hour). `gpuClass` says which GPUs a gpu_ms rate is for, in offers that list several.
+ * GPU-hour). `gpuClass` says which GPUs a gpu_ms rate is for, in offers that list several. Without
+ * `tiers` it is a flat rate (as every rate was before tiers existed, and those stay valid); with
+ * `tiers`, `price` is the price above the last tier bound.
  */
 export const rate = z.object({
   meter,
   price: uint,
   per: uint.refine((v) => v > 0n, "per must be positive"),
   gpuClass: gpuClass.optional(),
+  tiers: rateTiers.optional(),
 });
 export type Rate = z.infer<typeof rate>;
 

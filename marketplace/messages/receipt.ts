@@ -20,6 +20,9 @@ export const debitNote = z.object({
   /** keccak256(previous note's eventsHash ‖ digest of the usage events billed since). */
   eventsHash: bytes32,
   eventCount: z.number().int().nonnegative(),
+  /** The first and last usage event this note bills (ledger order), for the invoice's audit trail. */
+  firstEventId: z.string().max(256).nullable(),
+  lastEventId: z.string().max(256).nullable(),
   final: z.boolean(),
 });
 export type DebitNote = z.infer<typeof debitNote>;

@@ -5,6 +5,11 @@ import { BaseError } from "../errors/base.ts";
 import { summarizeZodError } from "../messages/envelope.ts";
 import { toJson } from "../messages/json.ts";
 
+/** lpStream's own default read buffer: kept as the floor so small-frame protocols buffer as before. */
+const MIN_READ_BUFFER_BYTES = 4 * 1024 * 1024;
+/** A varint length prefix of a frame below 2^53 bytes. */
+const MAX_LENGTH_PREFIX_BYTES = 8;
+
 export class FrameError extends BaseError {
   override name = "FrameError";
 }
@@ -23,7 +28,12 @@ export type FrameChannel = {
  * an oversized frame fails the read before its body is buffered.
  */
 export function frameChannel(stream: Stream, maxFrameBytes: number): FrameChannel {
-  const lp = lpStream(stream, { maxDataLength: maxFrameBytes });
+  // lpStream buffers what arrives before it is read, 4 MiB by default: room for two whole frames,
+  // or a frame above 4 MiB (the job stream allows 16) would overflow the buffer and abort the stream.
+  const lp = lpStream(stream, {
+    maxDataLength: maxFrameBytes,
+    maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * (maxFrameBytes + MAX_LENGTH_PREFIX_BYTES)),
+  });
   const encoder = new TextEncoder();
   const decoder = new TextDecoder("utf-8", { fatal: true });
   return {

@@ -1,8 +1,10 @@
 import type { Agreement } from "../messages/agreement.ts";
 import type { DebitNote } from "../messages/receipt.ts";
+import { rateCardKey } from "../rating/rateCardKey.ts";
 import { rateUsage } from "../rating/rateUsage.ts";
 
-export type NoteCheck = { ok: true; amount: bigint } | { ok: false; reason: string };
+/** `overBudget` marks the one refusal that is not a fault of the note: it asks for more than the budget. */
+export type NoteCheck = { ok: true; amount: bigint } | { ok: false; reason: string; overBudget?: true };
 
 export type VerifyDebitNoteParameters = {
   note: DebitNote;
@@ -21,8 +23,9 @@ export type VerifyDebitNoteParameters = {
 
 /**
  * The submitter's checks before it signs a voucher for a debit note: it is the next note of this
- * job on this channel, it uses the agreed rates, its arithmetic is exact, its usage is possible in
- * the time the job has run (by the submitter's own clock), and it stays within the budget.
+ * job on this channel, it names the events it bills consistently, it uses the agreed rates, its
+ * arithmetic is exact (tiers and minimum charge included), its usage is possible in the time the job
+ * has run (by the submitter's own clock), and it stays within the budget.
  */
 export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
   const { note, agreement, previous } = p;
@@ -31,18 +34,15 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
   const expectedSeq = previous === undefined ? 0 : previous.seq + 1;
   if (note.seq !== expectedSeq)
     return { ok: false, reason: `note ${note.seq} out of order (expected ${expectedSeq})` };
-  const agreed = agreement.rates
-    .map((r) => `${r.meter}:${r.price}/${r.per}`)
-    .sort()
-    .join(",");
-  const used = note.rates
-    .map((r) => `${r.meter}:${r.price}/${r.per}`)
-    .sort()
-    .join(",");
-  if (agreed !== used) return { ok: false, reason: "rates differ from the agreement" };
+  const events = checkEventRange(note);
+  if (events !== undefined) return { ok: false, reason: events };
+  if (rateCardKey(agreement.rates) !== rateCardKey(note.rates))
+    return { ok: false, reason: "rates differ from the agreement" };
   const totals: Record<string, bigint> = {};
   for (const u of note.usage) totals[u.meter] = u.quantity;
-  const rated = rateUsage(totals, note.rates, agreement.granularity);
+  const rated = rateUsage(totals, note.rates, agreement.granularity, {
+    minimumCharge: agreement.minimumCharge,
+  });
   if (rated.total !== note.jobAmount)
     return { ok: false, reason: `amount ${note.jobAmount} should be ${rated.total}` };
   if (note.channelCumulative !== p.channelBase + note.jobAmount)
@@ -54,8 +54,11 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
     }
   }
   const elapsed = BigInt(Math.max(0, p.elapsedMs + p.toleranceMs));
+  const gpus = BigInt(agreement.gpus);
   const bounds: Record<string, bigint> = {
-    gpu_ms: BigInt(agreement.gpus) * elapsed,
+    gpu_ms: gpus * elapsed,
+    // Utilization-weighted GPU time can never exceed the allocated GPU time.
+    gpu_util_ms: gpus * elapsed,
     cpu_core_ms: BigInt(agreement.cpuCores) * elapsed,
     mem_mib_ms: BigInt(agreement.memMiB) * elapsed,
   };
@@ -65,6 +68,20 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
       return { ok: false, reason: `${meter} ${q} is more than possible in ${p.elapsedMs} ms (${bound})` };
   }
   if (note.jobAmount > p.budget)
-    return { ok: false, reason: `amount ${note.jobAmount} exceeds the budget ${p.budget}` };
+    return { ok: false, reason: `amount ${note.jobAmount} exceeds the budget ${p.budget}`, overBudget: true };
   return { ok: true, amount: note.jobAmount };
+}
+
+/** A note that bills no event names none; one that bills events names the first and the last. */
+function checkEventRange(note: DebitNote): string | undefined {
+  const { eventCount, firstEventId, lastEventId } = note;
+  if (eventCount === 0) {
+    if (firstEventId !== null || lastEventId !== null) return "a note with no events names event ids";
+    return undefined;
+  }
+  if (firstEventId === null || lastEventId === null)
+    return `a note with ${eventCount} event(s) must name its first and last event`;
+  if (eventCount === 1 && firstEventId !== lastEventId)
+    return "a note with one event names two different events";
+  return undefined;
 }

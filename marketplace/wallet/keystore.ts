@@ -95,13 +95,19 @@ export async function decryptKeystore(json: string, password: string): Promise<H
     throw new KeystoreError("The keystore file is not a version-3 scrypt keystore", { cause: error });
   }
   const { kdfparams, cipherparams, ciphertext, mac } = parsed.crypto;
-  const derived = await deriveKey(
-    password,
-    Buffer.from(kdfparams.salt, "hex"),
-    kdfparams.n,
-    kdfparams.r,
-    kdfparams.p,
-  );
+  let derived: Buffer;
+  try {
+    derived = await deriveKey(
+      password,
+      Buffer.from(kdfparams.salt, "hex"),
+      kdfparams.n,
+      kdfparams.r,
+      kdfparams.p,
+    );
+  } catch (error) {
+    // node's scrypt refuses costs it cannot run (n not a power of two, too much memory) with a RangeError.
+    throw new KeystoreError("The keystore's scrypt parameters cannot be used", { cause: error });
+  }
   const cipherBytes = Buffer.from(ciphertext, "hex");
   const expected = hexToBytes(keccak256(Buffer.concat([derived.subarray(16, 32), cipherBytes])));
   if (!timingSafeEqual(expected, Buffer.from(mac, "hex"))) throw new KeystoreError("Wrong keystore password");

@@ -18,7 +18,14 @@ export async function loadAccount(parameters: LoadAccountParameters): Promise<Lo
       // Never echo the value: it may be a real key with a typo.
       throw new KeystoreError("The private key must be 0x followed by 64 hex digits");
     }
-    return privateKeyToAccount(key);
+    try {
+      return privateKeyToAccount(key);
+    } catch {
+      // The curve library's message prints the key (as a number): leave it and its cause out.
+      throw new KeystoreError(
+        "The private key is not a valid secp256k1 key (0 or not below the curve order)",
+      );
+    }
   }
   if (parameters.keystorePath === undefined) {
     throw new KeystoreError("No wallet configured", {

@@ -44,11 +44,11 @@ export function buildApp(components: ApiComponents): FastifyInstance {
 
   const requireAdmin = async (request: FastifyRequest, reply: FastifyReply) => {
     const token = components.adminToken;
-    const given = (request.headers.authorization ?? "").replace(/^Bearer /, "");
-    const ok =
-      token !== undefined &&
-      given.length === token.length &&
-      timingSafeEqual(Buffer.from(given), Buffer.from(token));
+    const given = Buffer.from((request.headers.authorization ?? "").replace(/^Bearer /, ""));
+    const expected = Buffer.from(token ?? "");
+    // An empty token (GRIDSPOT_ADMIN_TOKEN="") keeps writes off; lengths are compared in bytes,
+    // which timingSafeEqual needs equal.
+    const ok = expected.length > 0 && given.length === expected.length && timingSafeEqual(given, expected);
     if (!ok) return reply.status(401).send({ error: "unauthorized", message: "admin token required" });
   };
 

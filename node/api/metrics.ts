@@ -8,7 +8,10 @@ export function renderMetrics(
   vouchers: { vouchersRedeemed: number; vouchersTotal: number },
 ): string {
   const one = (sql: string) => (store.db.prepare(sql).get() as Row).n;
-  const byStatus = store.db.prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").all() as {
+  // Ended jobs only: a running job is in the gauge, and a counter series must never go down.
+  const byStatus = store.db
+    .prepare("SELECT status, COUNT(*) AS n FROM jobs WHERE status <> 'running' GROUP BY status")
+    .all() as {
     status: string;
     n: number;
   }[];

@@ -27,6 +27,7 @@ export const providerConfig = z.object({
       /** Relax gossipsub's IP-colocation penalty: for a network of peers on one host only. */
       localNetwork: z.boolean().default(false),
     })
+    .strict()
     .default({}),
   api: z
     .object({
@@ -34,6 +35,7 @@ export const providerConfig = z.object({
       /** 0 picks a free port; null turns the API off. */
       port: z.number().int().min(0).max(65535).nullable().default(8787),
     })
+    .strict()
     .default({}),
   /** Stake bonded at registration; defaults to the registry's minimum. */
   stake: uint.optional(),
@@ -45,6 +47,7 @@ export const providerConfig = z.object({
       cpuCoreHour: uint.default(GRID / 50n),
       memGiBHour: uint.default(GRID / 200n),
     })
+    .strict()
     .default({}),
   receipts: z
     .object({
@@ -52,6 +55,7 @@ export const providerConfig = z.object({
       graceIntervals: z.number().int().min(1).max(10).default(2),
       granularity: granularity.default("ms"),
     })
+    .strict()
     .default({}),
   limits: z
     .object({
@@ -65,6 +69,7 @@ export const providerConfig = z.object({
       /** How long capacity stays held after an Accept for the job to start. */
       holdMs: z.number().int().min(1000).default(60_000),
     })
+    .strict()
     .default({}),
   runtime: z
     .object({
@@ -74,14 +79,18 @@ export const providerConfig = z.object({
       requireGpus: z.boolean().default(false),
       meterIntervalMs: z.number().int().min(100).default(1_000),
     })
+    .strict()
     .default({}),
   redeem: z
     .object({
       /** Redeem as soon as a job ends (otherwise only on `provider redeem` or the API). */
       onJobEnd: z.boolean().default(true),
     })
+    .strict()
     .default({}),
-});
+})
+  // A misspelt key ("pricng") is an error, never a silently ignored setting.
+  .strict();
 export type ProviderConfig = z.infer<typeof providerConfig>;
 
 /** Parses a config object; a bad one is a UsageError naming the file and the fields. */

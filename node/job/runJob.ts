@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Hex, LocalAccount } from "viem";
 import { recoverVoucherSigner } from "../../marketplace/chain/voucher.ts";
@@ -11,12 +11,18 @@ import { MAX_JOB_OUTPUT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p
 import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
 import { rateUsage } from "../../marketplace/rating/rateUsage.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
+import { USAGE_FILE_ENV, USAGE_FILE_NAME } from "../meter/constants.ts";
+import { createEgressCounter } from "../meter/createEgressCounter.ts";
+import { createGpuUsageSource } from "../meter/createGpuUsageSource.ts";
 import { createJobMeter } from "../meter/createJobMeter.ts";
+import { createJobUsageFileSource } from "../meter/createJobUsageFileSource.ts";
+import { readGpuUsage } from "../resources/readGpuUsage.ts";
 import { collectOutputs } from "../run/collectOutputs.ts";
 import { startProcessJob } from "../run/startProcessJob.ts";
 import { writeInputs } from "../run/writeInputs.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
 import { finishJob } from "../store/jobRecords.ts";
+import { insertJobTerms } from "../store/jobTerms.ts";
 import { insertNote, insertVoucher } from "../store/receiptRecords.ts";
 import { unbilledEvents } from "../store/unbilledEvents.ts";
 import { usageTotals } from "../store/usageTotals.ts";
@@ -38,6 +44,8 @@ export type RunJobInit = {
   finalVoucherWaitMs: number;
   /** Folders a sandboxed job must not see: the node's data dir (ledger, keys) and the keystore's. */
   hidePaths: string[];
+  /** nvidia-smi to meter GPU utilization and memory of GPU jobs with; no GPU metering without it. */
+  nvidiaSmi?: string | undefined;
 };
 
 export type RunJobParameters = {
@@ -83,12 +91,17 @@ export async function runJob(
     workDir,
     start.inputs.map((f) => ({ path: f.path, content: Buffer.from(f.data, "base64") })),
   );
+  // usage billing: the terms to rate the ledger with (reconciliation), the egress counter, and the
+  // file the job may report its own requests and tokens in.
+  insertJobTerms(store, { jobId, agreement });
+  const egress = createEgressCounter({ jobId });
+  const usageFile = join(await realpath(workDir), USAGE_FILE_NAME);
 
   let watchdogKill = false;
   const handle = await startProcessJob({
     command: start.spec.command,
     args: start.spec.args,
-    env: start.spec.env,
+    env: { ...start.spec.env, [USAGE_FILE_ENV]: usageFile },
     workDir,
     gpuIndices: parameters.gpuIndices,
     maxDurationMs: agreement.maxDurationS * 1000,
@@ -100,11 +113,9 @@ export async function runJob(
   const startedAt = Date.now();
   async function sendLog(stream: "stdout" | "stderr", chunk: Buffer) {
     for (let i = 0; i < chunk.length; i += MAX_LOG_CHUNK_BYTES) {
-      await send({
-        type: "log",
-        stream,
-        data: chunk.subarray(i, i + MAX_LOG_CHUNK_BYTES).toString("base64"),
-      });
+      const part = chunk.subarray(i, i + MAX_LOG_CHUNK_BYTES);
+      await send({ type: "log", stream, data: part.toString("base64") });
+      if (streamOpen) egress.add(part.length);
     }
   }
   await send({ type: "started", jobId, startedAt, sandbox: handle.sandbox });
@@ -119,6 +130,22 @@ export async function runJob(
     onEvents: (events) => {
       insertUsageEvents(store, events);
     },
+    onError: (error) => logger.warn("metering problem", { error: (error as Error).message }),
+    sources: [
+      egress,
+      createJobUsageFileSource({ jobId, path: usageFile, onWarning: (m, f) => logger.warn(m, f) }),
+      ...(init.nvidiaSmi === undefined || parameters.gpuIndices.length === 0
+        ? []
+        : [
+            createGpuUsageSource({
+              jobId,
+              gpuIndices: parameters.gpuIndices,
+              ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
+              read: () => readGpuUsage({ nvidiaSmiPath: init.nvidiaSmi }),
+              onWarning: (m, f) => logger.warn(m, f),
+            }),
+          ]),
+    ],
   });
   meter.start();
 
@@ -159,6 +186,8 @@ export async function runJob(
       channelCumulative: start.channelBase + rated.total,
       eventsHash,
       eventCount: events.length,
+      firstEventId: events[0]?.id ?? null,
+      lastEventId: events.at(-1)?.id ?? null,
       final,
     };
     const envelope = await signEnvelope(account, {
@@ -231,6 +260,7 @@ export async function runJob(
   }
 
   let cancelReason: string | undefined;
+  let refusedReason: string | undefined;
   const reader = (async () => {
     for (;;) {
       const frame = await channel.read(submitterFrame);
@@ -239,8 +269,14 @@ export async function runJob(
         cancelReason = `cancelled by the submitter: ${frame.reason}`;
         handle.cancel(cancelReason);
       } else if (frame.type === "refuse") {
-        cancelReason = `the submitter refused note ${frame.noteSeq}: ${frame.reason}`;
-        handle.cancel(cancelReason);
+        // No voucher will come for this note (budget or cap reached, or a check failed): the job is
+        // suspended at once, and the watchdog ends it when the grace period passes without one.
+        refusedReason = `the submitter refused note ${frame.noteSeq}: ${frame.reason}`;
+        if (!suspended) {
+          suspended = true;
+          handle.suspend();
+          await send({ type: "status", status: "suspended", reason: refusedReason });
+        }
       }
     }
   })().catch((error: Error) => {
@@ -284,12 +320,21 @@ export async function runJob(
           : "failed";
   const reason =
     status === "suspended"
-      ? "no voucher from the submitter within the grace period"
+      ? (refusedReason ?? "no voucher from the submitter within the grace period")
       : status === "cancelled"
         ? (cancelReason ?? "cancelled")
         : status === "timeout"
           ? `ran past its maximum duration of ${agreement.maxDurationS}s`
           : `exit code ${result.exitCode ?? "none"}${result.signal ? ` (signal ${result.signal})` : ""}`;
+
+  // usage billing: outputs are collected before the final note so that their bytes are billed in
+  // it (nothing is billed after it); they are sent after its voucher, as before.
+  const outputs =
+    start.spec.outputs.length === 0
+      ? undefined
+      : await collectOutputs(workDir, start.spec.outputs, { maxTotalBytes: MAX_JOB_OUTPUT_BYTES, maxFiles: 256 });
+  if (streamOpen) for (const file of outputs?.files ?? []) egress.add(file.content.length);
+  insertUsageEvents(store, egress.flush(Date.now()));
 
   await issueNote(true);
   if (streamOpen && status !== "suspended") {
@@ -298,11 +343,7 @@ export async function runJob(
     clearTimeout(wait);
   }
 
-  if (start.spec.outputs.length > 0) {
-    const outputs = await collectOutputs(workDir, start.spec.outputs, {
-      maxTotalBytes: MAX_JOB_OUTPUT_BYTES,
-      maxFiles: 256,
-    });
+  if (outputs !== undefined) {
     await send({
       type: "outputs",
       files: outputs.files.map((f) => ({ path: f.path, data: Buffer.from(f.content).toString("base64") })),

@@ -1,7 +1,7 @@
 import { DEFAULT_METER_INTERVAL_MS, monotonicMs } from "./constants.ts";
 import { createUsageAccumulator, type JobMeter, type UsageAccumulator } from "./createUsageAccumulator.ts";
 import { type ProcessTreeSample, readProcessTree } from "./readProcessTree.ts";
-import type { UsageEvent } from "./types.ts";
+import type { UsageEvent, UsageSource } from "./types.ts";
 
 /** Options for {@link createJobMeter}. */
 export interface CreateJobMeterOptions {
@@ -19,8 +19,13 @@ export interface CreateJobMeterOptions {
   monotonicNow?: () => bigint;
   /** Receives each sample's events (possibly none). Awaited before the next sample is taken. */
   onEvents: (events: UsageEvent[]) => void | Promise<void>;
-  /** Called when `onEvents` fails; metering goes on. Default: print to stderr. */
+  /** Called when `onEvents` or a source fails; metering goes on. Default: print to stderr. */
   onError?: (error: unknown) => void;
+  /**
+   * More usage collected at every sample (GPU readings, egress, the job's own usage file), stored
+   * with the sample's own events in one `onEvents` call. A source that throws loses only its part.
+   */
+  sources?: readonly UsageSource[];
 }
 
 /** A job's meter. */
@@ -36,8 +41,9 @@ export interface JobMeterHandle {
 /**
  * Meters a running job: once started, every `intervalMs` (and once more at `stop()`) it reads the process tree
  * from /proc and emits `gpu_ms`, `cpu_core_ms` and `mem_mib_ms` usage events (see
- * `createUsageAccumulator` for the arithmetic and the id rule). Samples never overlap: the next one
- * is scheduled after `onEvents` settles.
+ * `createUsageAccumulator` for the arithmetic and the id rule), plus what each of `sources`
+ * collects at the same moment. Samples never overlap: the next one is scheduled after `onEvents`
+ * settles.
  *
  * CPU time used after the last sample by a process that has exited and been reaped by the daemon
  * is not visible in /proc any more: up to one interval of the root's CPU time can go unmetered at
@@ -69,9 +75,20 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
     return sample;
   };
 
+  const sources = options.sources ?? [];
   const sampleOnce = async (acc: UsageAccumulator) => {
     const tree = readJobTree();
-    const events = acc.sample({ monoMs: mono(), timeMs: now(), cpuMs: tree.cpuMs, rssKiB: tree.rssKiB });
+    const seq = acc.samples;
+    const monoMs = mono();
+    const timeMs = now();
+    const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.rssKiB });
+    const collected = await Promise.allSettled(
+      sources.map(async (source) => source.collect({ seq, monoMs, timeMs, pids: tree.pids })),
+    );
+    for (const result of collected) {
+      if (result.status === "fulfilled") events.push(...result.value);
+      else onError(result.reason);
+    }
     try {
       await options.onEvents(events);
     } catch (error) {
@@ -97,12 +114,14 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
       if (accumulator !== undefined) return;
       const first = readProcessTree(options.rootPid);
       rootStartTime = first.rootStartTime;
+      const startMono = mono();
       accumulator = createUsageAccumulator({
         jobId,
         gpus: options.gpus,
         ...(options.gpuClass === undefined ? {} : { gpuClass: options.gpuClass }),
-        start: { monoMs: mono(), rssKiB: first.rssKiB },
+        start: { monoMs: startMono, rssKiB: first.rssKiB },
       });
+      for (const source of sources) source.start?.(startMono);
       schedule(accumulator);
     },
     totals: () => accumulator?.totals() ?? zero(),

@@ -1,9 +1,9 @@
-import { type ExecFileException, execFile } from "node:child_process";
 import { availableParallelism, totalmem } from "node:os";
-import { NVIDIA_SMI_EXIT_NO_DEVICES, NVIDIA_SMI_QUERY_ARGS, NVIDIA_SMI_TIMEOUT_MS } from "./constants.ts";
+import { NVIDIA_SMI_QUERY_ARGS } from "./constants.ts";
 import { ResourceDetectionError } from "./errors.ts";
 import { parseNvidiaSmiQuery } from "./parseNvidiaSmiQuery.ts";
-import type { NodeResources } from "./types.ts";
+import { runNvidiaSmi } from "./runNvidiaSmi.ts";
+import type { GpuInfo, NodeResources } from "./types.ts";
 
 /** Options for {@link detectResources}. */
 export interface DetectResourcesOptions {
@@ -39,51 +39,17 @@ export async function detectResources(options: DetectResourcesOptions = {}): Pro
   };
 }
 
-async function detectGpus(options: DetectResourcesOptions) {
-  const command = options.nvidiaSmiPath ?? "nvidia-smi";
-  const commandLine = [command, ...NVIDIA_SMI_QUERY_ARGS].join(" ");
-  const run = await new Promise<{ error: ExecFileException | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      execFile(
-        command,
-        NVIDIA_SMI_QUERY_ARGS,
-        {
-          env: options.env ?? process.env,
-          timeout: options.timeoutMs ?? NVIDIA_SMI_TIMEOUT_MS,
-          encoding: "utf8",
-        },
-        (error, stdout, stderr) => resolve({ error, stdout, stderr }),
-      );
-    },
-  );
-  const { error, stdout, stderr } = run;
-  if (error?.code === "ENOENT") return [];
-  if (error !== null) {
-    const exit = error;
-    if (exit.code === NVIDIA_SMI_EXIT_NO_DEVICES && /no devices were found/i.test(stdout + stderr)) return [];
-    const how = exit.killed
-      ? `timed out after ${options.timeoutMs ?? NVIDIA_SMI_TIMEOUT_MS} ms`
-      : typeof exit.code === "number"
-        ? `exited with code ${exit.code}`
-        : `failed (${exit.signal ?? exit.code ?? exit.message})`;
-    // nvidia-smi prints its own failures (e.g. "couldn't communicate with the NVIDIA driver") on stdout.
-    const output = [stderr.trim(), stdout.trim()]
-      .filter((s) => s !== "")
-      .join("\n")
-      .slice(0, 2_000);
-    throw new ResourceDetectionError(
-      `\`${commandLine}\` ${how}${output === "" ? "" : `: ${output}`}`,
-      { command: commandLine, exitCode: exit.code, signal: exit.signal, stderr, stdout },
-      error,
-    );
-  }
+async function detectGpus(options: DetectResourcesOptions): Promise<GpuInfo[]> {
+  const run = await runNvidiaSmi(NVIDIA_SMI_QUERY_ARGS, options);
+  if (run.kind === "missing" || run.kind === "no-devices") return [];
+  if (run.kind === "failed") throw run.error;
   try {
-    return parseNvidiaSmiQuery(stdout);
+    return parseNvidiaSmiQuery(run.stdout);
   } catch (parseError) {
     const message = parseError instanceof Error ? parseError.message : String(parseError);
     throw new ResourceDetectionError(
-      `\`${commandLine}\`: ${message}`,
-      { command: commandLine, stdout, stderr },
+      `\`${run.commandLine}\`: ${message}`,
+      { command: run.commandLine, stdout: run.stdout, stderr: run.stderr },
       parseError,
     );
   }

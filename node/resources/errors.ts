@@ -1,3 +1,5 @@
+import { BaseError } from "../../marketplace/errors/base.ts";
+
 /** GPU detection failed: nvidia-smi missing when GPUs are required, failing, or printing garbage. */
 export class ResourceDetectionError extends Error {
   override name = "ResourceDetectionError";
@@ -8,4 +10,12 @@ export class ResourceDetectionError extends Error {
     super(message, cause === undefined ? undefined : { cause });
     this.details = details;
   }
+}
+
+/**
+ * The GPU preflight at `provider start` failed: GPUs are configured or required, and nvidia-smi is
+ * missing, broken, or finds fewer than expected. The message names the command and what it printed.
+ */
+export class GpuPreflightError extends BaseError {
+  override name = "GpuPreflightError";
 }

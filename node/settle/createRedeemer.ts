@@ -1,5 +1,6 @@
 import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from "viem";
 import { computeEscrowAbi } from "../../marketplace/chain/artifacts.generated.ts";
+import { compactVoucherSignature } from "../../marketplace/chain/voucher.ts";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { readChannel } from "../job/readChannel.ts";
@@ -23,6 +24,11 @@ export type RedeemResult = { txHash: `0x${string}`; vouchers: StoredVoucher[] } 
  * each voucher gets the transaction hash that paid it. A voucher the chain would refuse (channel
  * closed, window over, already redeemed) is skipped with a warning, never sent.
  */
+const compactArgs = (signature: `0x${string}`): [`0x${string}`, `0x${string}`] => {
+  const { r, vs } = compactVoucherSignature(signature);
+  return [r, vs];
+};
+
 export function createRedeemer(components: RedeemerComponents) {
   const { store, publicClient, walletClient, escrow, logger } = components;
   let queue: Promise<RedeemResult> = Promise.resolve(undefined);
@@ -73,7 +79,7 @@ export function createRedeemer(components: RedeemerComponents) {
             address: escrow,
             abi: computeEscrowAbi,
             functionName: "redeem",
-            args: [pending[0].channelId, pending[0].cumulativeAmount, pending[0].signature],
+            args: [pending[0].channelId, pending[0].cumulativeAmount, ...compactArgs(pending[0].signature)],
           })
         : await walletClient.writeContract({
             address: escrow,
@@ -83,7 +89,7 @@ export function createRedeemer(components: RedeemerComponents) {
               pending.map((v) => ({
                 channelId: v.channelId,
                 cumulativeAmount: v.cumulativeAmount,
-                signature: v.signature,
+                ...compactVoucherSignature(v.signature),
               })),
             ],
           });

@@ -65,7 +65,8 @@ export const MIGRATIONS: readonly Migration[] = [
     job_id            TEXT NOT NULL REFERENCES jobs (job_id),
     note_seq          INTEGER NOT NULL,
     received_at       INTEGER NOT NULL,
-    PRIMARY KEY (channel_id, sort_key)
+    -- A job that used nothing signs the amount the job before it signed: same amount, own row.
+    PRIMARY KEY (channel_id, sort_key, job_id)
   ) STRICT;
   CREATE TABLE redemptions (
     tx_hash           TEXT NOT NULL,
@@ -78,6 +79,19 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (tx_hash, channel_id)
   ) STRICT;
   CREATE INDEX redemptions_by_channel ON redemptions (channel_id, status, sort_key);
+`,
+  },
+  {
+    version: 3,
+    name: "job terms",
+    // The signed agreement of each job (JSON, bigints as decimal strings): the rates and granularity
+    // the ledger is rated with when it is reconciled against notes, vouchers and the chain. No
+    // foreign key: terms are written as the job starts and never change.
+    sql: `
+  CREATE TABLE job_terms (
+    job_id    TEXT PRIMARY KEY NOT NULL,
+    agreement TEXT NOT NULL
+  ) STRICT;
 `,
   },
 ];

@@ -141,12 +141,14 @@ export function jobVouchers(store: Store, jobId: string): (StoredVoucher & { red
 
 /** Channels whose newest voucher is above what was redeemed on-chain (as far as we recorded). */
 export function unredeemedVouchers(store: Store): StoredVoucher[] {
+  // One row per channel: SQLite takes the bare columns from the row holding MAX(sort_key).
   const rows = store.db
     .prepare(
-      `SELECT v.* FROM vouchers v
-       WHERE v.sort_key = (SELECT MAX(sort_key) FROM vouchers WHERE channel_id = v.channel_id)
-         AND v.sort_key > COALESCE((SELECT MAX(sort_key) FROM redemptions r
-                                    WHERE r.channel_id = v.channel_id AND r.status = 'confirmed'), '')`,
+      `SELECT v.channel_id, v.cumulative_amount, v.signature, v.job_id, v.note_seq, MAX(v.sort_key) AS sort_key
+       FROM vouchers v
+       GROUP BY v.channel_id
+       HAVING MAX(v.sort_key) > COALESCE((SELECT MAX(r.sort_key) FROM redemptions r
+                                         WHERE r.channel_id = v.channel_id AND r.status = 'confirmed'), '')`,
     )
     .all() as VoucherRow[];
   return rows.map(toVoucher);

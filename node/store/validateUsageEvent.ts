@@ -1,13 +1,18 @@
 import { isMeter } from "../../marketplace/rating/meters.ts";
 import { StoreError } from "../../marketplace/store/errors.ts";
+import { JOB_SOURCE } from "../meter/constants.ts";
 import type { UsageEvent } from "../meter/types.ts";
 
 /** Largest quantity SQLite's 64-bit INTEGER holds. */
 export const MAX_QUANTITY = 2n ** 63n - 1n;
 
+/** Longest event id: debit notes quote the first and last event id in at most 256 characters. */
+export const MAX_EVENT_ID_CHARS = 256;
+
 /**
  * Checks one event before it is stored: non-empty ids, a known meter, an id of the form
- * `${jobId}:${meter}:<seq>`, a bigint quantity in [0, 2^63 − 1], a non-negative integer time.
+ * `${jobId}:${meter}:<seq>` (or `${jobId}:job:<id>` for what a job reports itself, source `job`)
+ * of at most 256 characters, a bigint quantity in [0, 2^63 − 1], a non-negative integer time.
  * @throws StoreError naming the event and the field.
  */
 export function validateUsageEvent(event: UsageEvent): void {
@@ -22,9 +27,12 @@ export function validateUsageEvent(event: UsageEvent): void {
   if (typeof event.jobId !== "string" || event.jobId === "") fail("empty jobId");
   if (typeof event.source !== "string" || event.source === "") fail("empty source");
   if (typeof event.meter !== "string" || !isMeter(event.meter)) fail(`unknown meter ${String(event.meter)}`);
+  if (event.id.length > MAX_EVENT_ID_CHARS) fail(`id longer than ${MAX_EVENT_ID_CHARS} characters`);
   const prefix = `${event.jobId}:${event.meter}:`;
-  if (!event.id.startsWith(prefix) || event.id.length === prefix.length) {
-    fail(`id must be "${prefix}<seq>"`);
+  const jobPrefix = `${event.jobId}:job:`;
+  const hasPrefix = (p: string) => event.id.startsWith(p) && event.id.length > p.length;
+  if (!hasPrefix(prefix) && !(event.source === JOB_SOURCE && hasPrefix(jobPrefix))) {
+    fail(`id must be "${prefix}<seq>"${event.source === JOB_SOURCE ? ` or "${jobPrefix}<id>"` : ""}`);
   }
   if (typeof event.quantity !== "bigint") fail("quantity must be a bigint");
   if (event.quantity < 0n) fail("negative quantity");

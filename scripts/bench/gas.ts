@@ -30,7 +30,7 @@ import {
 import { createChainClients, type WalletChainClients } from "../../marketplace/chain/clients.ts";
 import { type GridspotContracts, getGridspotContracts } from "../../marketplace/chain/contracts.ts";
 import { deployGridspot } from "../../marketplace/chain/deploy.ts";
-import { signVoucher } from "../../marketplace/chain/voucher.ts";
+import { compactVoucherSignature, signVoucher } from "../../marketplace/chain/voucher.ts";
 import { startLocalChain } from "../lib/localChain.ts";
 
 /** The EVM rules the figures are measured under. */
@@ -136,7 +136,8 @@ async function measureOn(
     });
   const redeem = async (from: Actor, channelId: bigint, cumulativeAmount: bigint) => {
     const signature = await voucher(from, channelId, cumulativeAmount);
-    return gasOf(provider.computeEscrow.write.redeem([channelId, cumulativeAmount, signature]));
+    const { r, vs } = compactVoucherSignature(signature);
+    return gasOf(provider.computeEscrow.write.redeem([channelId, cumulativeAmount, r, vs]));
   };
 
   progress("setting up balances…");
@@ -211,7 +212,11 @@ async function measureOn(
   }
   const batchGas = await gasOf(
     provider.computeEscrow.write.redeemBatch([
-      batch.map(({ channelId, cumulativeAmount, signature }) => ({ channelId, cumulativeAmount, signature })),
+      batch.map(({ channelId, cumulativeAmount, signature }) => ({
+        channelId,
+        cumulativeAmount,
+        ...compactVoucherSignature(signature),
+      })),
     ]),
   );
   progress(`redeemBatch of ${BATCH_SIZE}: ${batchGas} in total`);

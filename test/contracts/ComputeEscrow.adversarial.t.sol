@@ -14,39 +14,40 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
 
     function test_redeem_RevertsWhenTheSameVoucherIsReplayed() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
-        escrow.redeem(id, 10 ether, sig);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
+        escrow.redeem(id, 10 ether, r, vs);
         uint256 paid = token.balanceOf(provider);
         vm.expectRevert(_err(IComputeEscrow.Escrow_NothingToRedeem.selector, id, 10 ether, 10 ether));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
         assertEq(token.balanceOf(provider), paid, "paid once");
     }
 
     function test_redeem_RevertsWhenVoucherIsReplayedOnAnotherChannel() public {
         uint256 first = _open(payer, provider, AMOUNT);
         uint256 second = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, first, 10 ether);
-        escrow.redeem(first, 10 ether, sig);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, first, 10 ether);
+        escrow.redeem(first, 10 ether, r, vs);
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, second));
-        escrow.redeem(second, 10 ether, sig);
+        escrow.redeem(second, 10 ether, r, vs);
     }
 
     function test_redeem_RevertsWhenVoucherIsReplayedOnAnotherChainId() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         uint256 original = block.chainid;
         vm.chainId(original + 1);
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
         // The escrow follows the chain id: a voucher signed for the new chain id does redeem.
-        escrow.redeem(id, 10 ether, _sign(PAYER_KEY, id, 10 ether));
+        (bytes32 r2, bytes32 vs2) = _sign(PAYER_KEY, id, 10 ether);
+        escrow.redeem(id, 10 ether, r2, vs2);
         vm.chainId(original);
         assertEq(_channel(id).redeemed, 10 ether, "only the matching chain id redeemed");
     }
 
     function test_redeem_RevertsWhenVoucherIsReplayedOnAnotherEscrow() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         IComputeEscrow other = _deployEscrow();
         vm.prank(payer);
         token.approve(address(other), type(uint256).max);
@@ -56,8 +57,10 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
         uint256 otherId = other.openChannel(provider, AMOUNT, block.timestamp + 1 days);
         assertEq(otherId, id, "same channel id on both deployments");
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        other.redeem(id, 10 ether, sig);
-        other.redeem(id, 10 ether, _signFor(address(other), PAYER_KEY, id, 10 ether));
+        other.redeem(id, 10 ether, r, vs);
+        (bytes32 otherR, bytes32 otherVs) = _signFor(address(other), PAYER_KEY, id, 10 ether);
+        other.redeem(id, 10 ether, otherR, otherVs);
+        assertEq(other.getChannel(id).redeemed, 10 ether, "its own voucher redeems there");
     }
 
     function testFuzz_redeem_RevertsWhenCumulativeIsNotAboveRedeemed(uint256 redeemed, uint256 stale) public {
@@ -65,84 +68,131 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
         stale = bound(stale, 0, redeemed);
         uint256 id = _open(payer, provider, AMOUNT);
         _redeem(id, redeemed);
-        bytes memory sig = _sign(PAYER_KEY, id, stale);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, stale);
         vm.expectRevert(_err(IComputeEscrow.Escrow_NothingToRedeem.selector, id, stale, redeemed));
-        escrow.redeem(id, stale, sig);
+        escrow.redeem(id, stale, r, vs);
     }
 
     function testFuzz_redeem_RevertsWhenAboveChannelAmount(uint256 amount, uint256 cumulative) public {
         amount = bound(amount, 1, PAYER_FUNDS);
         cumulative = bound(cumulative, amount + 1, type(uint256).max);
         uint256 id = _open(payer, provider, amount);
-        bytes memory sig = _sign(PAYER_KEY, id, cumulative);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, cumulative);
         vm.expectRevert(_err(IComputeEscrow.Escrow_AmountExceedsChannel.selector, id, cumulative, amount));
-        escrow.redeem(id, cumulative, sig);
+        escrow.redeem(id, cumulative, r, vs);
     }
 
-    // ---- signatures ----
+    // ---- signatures (EIP-2098 compact: r, and vs = parity bit · 2^255 + s) ----
 
-    function test_redeem_RevertsWhenSignatureIsCompactEip2098() public {
+    function test_redeem_SucceedsWithTheCompactFormOfTheLowSSignature() public {
+        // Control for the cases below: the honest signature, compacted, redeems.
         uint256 id = _open(payer, provider, AMOUNT);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, _digest(address(escrow), id, 10 ether));
-        bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, abi.encodePacked(r, vs));
+        assertLe(uint256(s), SECP256K1_N / 2, "vm.sign gives low s");
+        escrow.redeem(id, 10 ether, r, _compact(v, s));
+        assertEq(_channel(id).redeemed, 10 ether, "redeemed");
     }
 
-    function test_redeem_RevertsWhenSignatureHasHighS() public {
+    function test_redeem_RevertsWhenTheSignatureIsTheHighSTwin() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, _digest(address(escrow), id, 10 ether));
-        // (r, n - s, v ^ 1) recovers the same address: the malleable twin.
-        bytes32 highS = bytes32(SECP256K1_N - uint256(s));
+        bytes32 digest = _digest(address(escrow), id, 10 ether);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, digest);
+        // (r, n − s, v flipped) recovers the same address: the malleable twin of a valid signature.
+        uint256 highS = SECP256K1_N - uint256(s);
         uint8 flippedV = v == 27 ? 28 : 27;
-        assertEq(
-            ecrecover(_digest(address(escrow), id, 10 ether), flippedV, r, highS), payer, "twin recovers the payer"
-        );
+        assertEq(ecrecover(digest, flippedV, r, bytes32(highS)), payer, "twin recovers the payer");
+        // Compact form has 255 bits for s: this high s sets the top bit, which reads as the parity,
+        // so the twin cannot be expressed; whatever it turns into must not redeem.
+        assertGe(highS, 1 << 255, "this high s does not fit 255 bits");
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, abi.encodePacked(r, highS, flippedV));
+        escrow.redeem(id, 10 ether, r, _compact(flippedV, bytes32(highS)));
+        bytes32 truncated = bytes32(highS & ((1 << 255) - 1));
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, r, _compact(flippedV, truncated));
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, r, _compact(v, truncated));
+        assertEq(_channel(id).redeemed, 0, "nothing redeemed");
     }
 
-    function test_redeem_RevertsWhenVIsNot27Or28() public {
+    function testFuzz_redeem_RevertsWhenCompactSIsAboveHalfTheOrder(uint256 s, bool parity) public {
+        // The s values above n/2 that do fit 255 bits are refused before any recovery is tried.
+        s = bound(s, SECP256K1_N / 2 + 1, (1 << 255) - 1);
         uint256 id = _open(payer, provider, AMOUNT);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, _digest(address(escrow), id, 10 ether));
+        (bytes32 r,) = _sign(PAYER_KEY, id, 10 ether);
+        bytes32 vs = bytes32(s | (parity ? 1 << 255 : 0));
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, abi.encodePacked(r, s, v - 27));
+        escrow.redeem(id, 10 ether, r, vs);
     }
 
-    function test_redeem_RevertsWhenSignatureHasTrailingBytes() public {
+    function test_redeem_RevertsWhenTheParityBitIsFlipped() public {
+        // The other parity recovers another address from the same (r, s).
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = abi.encodePacked(_sign(PAYER_KEY, id, 10 ether), uint8(0));
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, bytes32(uint256(vs) ^ (1 << 255)));
+    }
+
+    function test_redeem_RevertsWhenRAndVsComeFromDifferentVouchers() public {
+        uint256 id = _open(payer, provider, AMOUNT);
+        (bytes32 r1, bytes32 vs1) = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r2, bytes32 vs2) = _sign(PAYER_KEY, id, 20 ether);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, r1, vs2);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 20 ether, r2, vs1);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 20 ether, r1, vs1);
+        assertEq(_channel(id).redeemed, 0, "nothing redeemed");
+    }
+
+    function test_redeem_RevertsWhenGarbageRecoversToNobody() public {
+        // r = 0 is not a curve point: ecrecover returns address(0), which must never count.
+        uint256 id = _open(payer, provider, AMOUNT);
+        (, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
+        bytes32 s = bytes32(uint256(vs) & ((1 << 255) - 1));
+        assertEq(ecrecover(_digest(address(escrow), id, 10 ether), 27, bytes32(0), s), address(0), "recovers nobody");
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, bytes32(0), vs);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, bytes32(0), bytes32(0));
+    }
+
+    function testFuzz_redeem_RevertsWhenRAndVsAreGarbage(bytes32 r, bytes32 vs) public {
+        // Random (r, vs) recover to address(0) or to some unrelated address, never to the payer.
+        uint256 id = _open(payer, provider, AMOUNT);
+        (bytes32 goodR, bytes32 goodVs) = _sign(PAYER_KEY, id, 10 ether);
+        if (r == goodR && vs == goodVs) r = bytes32(uint256(r) ^ 1);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
+        escrow.redeem(id, 10 ether, r, vs);
     }
 
     function test_redeem_RevertsWhenAttackerSignsForSomeoneElsesChannel() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(ATTACKER_KEY, id, AMOUNT);
+        (bytes32 r, bytes32 vs) = _sign(ATTACKER_KEY, id, AMOUNT);
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, AMOUNT, sig);
+        escrow.redeem(id, AMOUNT, r, vs);
     }
 
     function test_redeem_RevertsAfterFinalize() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         vm.prank(payer);
         escrow.requestClose(id);
         vm.warp(_channel(id).deadline);
         vm.prank(payer);
         escrow.finalizeClose(id);
         vm.expectRevert(_errStatus(id, IComputeEscrow.ChannelStatus.Closed));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
         assertEq(token.balanceOf(provider), 0, "nothing paid after finalize");
     }
 
     function test_redeem_RevertsAfterProviderClosed() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         vm.prank(provider);
         escrow.closeChannel(id);
         vm.expectRevert(_errStatus(id, IComputeEscrow.ChannelStatus.Closed));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
     }
 
     // ---- third parties ----
@@ -179,16 +229,49 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
         assertTrue(_channel(id).status == IComputeEscrow.ChannelStatus.Open, "still open");
     }
 
-    function test_finalizeClose_RevertsWhenAThirdPartyTriesToFinalize() public {
+    function test_finalizeClose_RevertsWhenAThirdPartyTriesBeforeTheDeadline() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        vm.warp(_channel(id).deadline);
+        vm.prank(payer);
+        escrow.requestClose(id);
+        uint256 deadline = _channel(id).deadline;
+        vm.warp(deadline - 1);
         vm.prank(stranger);
-        vm.expectRevert(_errUnauthorized(id, stranger));
+        vm.expectRevert(_err(IComputeEscrow.Escrow_ChallengeWindowOpen.selector, id, deadline));
         escrow.finalizeClose(id);
-        vm.prank(payer2);
-        vm.expectRevert(_errUnauthorized(id, payer2));
-        escrow.finalizeClose(id);
-        assertTrue(_channel(id).status == IComputeEscrow.ChannelStatus.Open, "not closed");
+        assertTrue(_channel(id).status == IComputeEscrow.ChannelStatus.Closing, "not closed");
+        // The provider keeps its last second to redeem.
+        _redeem(id, 10 ether);
+        assertEq(_channel(id).redeemed, 10 ether, "provider redeemed before the deadline");
+    }
+
+    function test_finalizeClose_SucceedsForAThirdPartyAfterTheDeadlineChangingNothing() public {
+        // Twin channels, same redemption and the same deadline: one finalized by its payer, the
+        // other by a stranger. The outcome is fixed once the window is over, whoever finalizes.
+        uint256 byPayer = _openWithExpiry(payer, provider, AMOUNT, block.timestamp + 1 hours);
+        uint256 byStranger = _openWithExpiry(payer2, provider2, AMOUNT, block.timestamp + 1 hours);
+        _redeem(byPayer, 40 ether + 7);
+        (bytes32 r, bytes32 vs) = _sign(PAYER2_KEY, byStranger, 40 ether + 7);
+        escrow.redeem(byStranger, 40 ether + 7, r, vs);
+        vm.warp(_channel(byPayer).deadline);
+        uint256 fee = _feeOf(40 ether + 7, FEE_BPS);
+        uint256 refund = AMOUNT - 40 ether - 7;
+
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IComputeEscrow.ChannelClosed(byPayer, payer, refund, fee);
+        vm.prank(payer);
+        escrow.finalizeClose(byPayer);
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IComputeEscrow.ChannelClosed(byStranger, stranger, refund, fee);
+        vm.prank(stranger);
+        escrow.finalizeClose(byStranger);
+
+        assertEq(escrow.freeBalance(payer2), escrow.freeBalance(payer), "same refund to the payer");
+        assertEq(escrow.freeBalance(payer2), refund, "refund");
+        assertEq(escrow.freeBalance(stranger), 0, "the stranger gets nothing");
+        assertEq(token.balanceOf(stranger), 0, "nor any token");
+        assertEq(escrow.accruedFees(), 2 * fee, "same fee from both");
+        assertEq(token.balanceOf(provider2), token.balanceOf(provider), "same provider pay");
+        _assertAccounting(0);
     }
 
     function test_closeChannel_RevertsWhenThePayerTriesToSkipTheWindow() public {
@@ -204,11 +287,11 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
 
     function test_redeem_SucceedsPayingTheProviderWhenAThirdPartySubmits() public {
         uint256 id = _open(payer, provider, AMOUNT);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         vm.prank(stranger);
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
         assertEq(token.balanceOf(stranger), 0, "stranger gets nothing");
-        assertEq(token.balanceOf(provider), 10 ether - _feeOf(10 ether, FEE_BPS), "provider gets paid");
+        assertEq(token.balanceOf(provider), _netOf(10 ether, FEE_BPS), "provider gets paid");
     }
 
     function test_withdraw_RevertsWhenAThirdPartyTriesToTakeLockedOrForeignFunds() public {

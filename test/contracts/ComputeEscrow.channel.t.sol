@@ -64,6 +64,23 @@ contract ComputeEscrowChannelTest is EscrowFixture {
         escrow.openChannel(provider, AMOUNT, expiry);
     }
 
+    function test_openChannel_RevertsWhenExpiryExceeds40Bits() public {
+        _deposit(payer, AMOUNT);
+        uint256 expiry = uint256(type(uint40).max) + 1;
+        vm.prank(payer);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidExpiry.selector, expiry));
+        escrow.openChannel(provider, AMOUNT, expiry);
+    }
+
+    function testFuzz_openChannel_RevertsWithInvalidExpiryAboveTheLastDeadline(uint256 expiry) public {
+        // Any expiry whose deadline would not fit 40 bits, up to 2^256 − 1: a clean error, never a panic.
+        expiry = bound(expiry, uint256(type(uint40).max) - CHALLENGE + 1, type(uint256).max);
+        _deposit(payer, AMOUNT);
+        vm.prank(payer);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidExpiry.selector, expiry));
+        escrow.openChannel(provider, AMOUNT, expiry);
+    }
+
     function test_openChannel_RevertsWhenExpiryIsHuge() public {
         // The interface promises Escrow_InvalidExpiry for an expiry that does not fit 40 bits,
         // also where expiry + challengePeriod would overflow 256 bits.
@@ -212,6 +229,23 @@ contract ComputeEscrowChannelTest is EscrowFixture {
         escrow.fundChannel(id, amount);
     }
 
+    function testFuzz_fundChannel_RevertsWithInvalidAmountAbove128Bits(uint256 amount) public {
+        uint256 id = _open(payer, provider, AMOUNT);
+        amount = bound(amount, uint256(type(uint128).max) - AMOUNT + 1, type(uint256).max);
+        vm.prank(payer);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidAmount.selector, amount));
+        escrow.fundChannel(id, amount);
+    }
+
+    function test_fundChannel_PassesTheRangeCheckAtThe128BitLimit() public {
+        // amount + total == 2^128 − 1 is in range: the next check, the free balance, is what fails.
+        uint256 id = _open(payer, provider, AMOUNT);
+        uint256 amount = uint256(type(uint128).max) - AMOUNT;
+        vm.prank(payer);
+        vm.expectRevert(_errInsufficient(payer, 0, amount));
+        escrow.fundChannel(id, amount);
+    }
+
     function test_fundChannel_RevertsWhenFreeBalanceIsShort() public {
         uint256 id = _open(payer, provider, AMOUNT);
         _deposit(payer, 4);
@@ -288,6 +322,14 @@ contract ComputeEscrowChannelTest is EscrowFixture {
     function test_extendChannel_RevertsWhenDeadlineExceeds40Bits() public {
         uint256 id = _open(payer, provider, AMOUNT);
         uint256 newExpiry = uint256(type(uint40).max) - CHALLENGE + 1;
+        vm.prank(payer);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidExpiry.selector, newExpiry));
+        escrow.extendChannel(id, newExpiry);
+    }
+
+    function testFuzz_extendChannel_RevertsWithInvalidExpiryAboveTheLastDeadline(uint256 newExpiry) public {
+        uint256 id = _open(payer, provider, AMOUNT);
+        newExpiry = bound(newExpiry, uint256(type(uint40).max) - CHALLENGE + 1, type(uint256).max);
         vm.prank(payer);
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidExpiry.selector, newExpiry));
         escrow.extendChannel(id, newExpiry);

@@ -38,8 +38,9 @@ contract ComputeEscrowCloseTest is EscrowFixture {
     function test_closeChannel_SucceedsAndRefundsThePayer() public {
         uint256 id = _open(payer, provider, AMOUNT);
         _redeem(id, 30 ether);
+        uint256 fee = _feeOf(30 ether, FEE_BPS);
         vm.expectEmit(true, true, true, true, address(escrow));
-        emit IComputeEscrow.ChannelClosed(id, provider, 70 ether);
+        emit IComputeEscrow.ChannelClosed(id, provider, 70 ether, fee);
         vm.prank(provider);
         escrow.closeChannel(id);
         IComputeEscrow.Channel memory c = _channel(id);
@@ -47,6 +48,8 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         assertEq(c.amount, 30 ether, "amount cut to redeemed");
         assertEq(c.redeemed, 30 ether, "redeemed kept");
         assertEq(escrow.freeBalance(payer), 70 ether, "refund is free balance");
+        assertEq(escrow.accruedFees(), fee, "the channel's fee moved to the accrued fees");
+        assertEq(token.balanceOf(provider) + fee, 30 ether, "provider + fee == redeemed");
         vm.prank(payer);
         escrow.withdraw(70 ether);
         _assertAccounting(0);
@@ -56,9 +59,28 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         uint256 id = _open(payer, provider, AMOUNT);
         vm.prank(payer);
         escrow.requestClose(id);
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IComputeEscrow.ChannelClosed(id, provider, AMOUNT, 0);
         vm.prank(provider);
         escrow.closeChannel(id);
         assertEq(escrow.freeBalance(payer), AMOUNT, "full refund");
+        assertEq(escrow.accruedFees(), 0, "nothing redeemed, no fee");
+    }
+
+    function test_closeChannel_SucceedsMovingTheFeeOnlyOnce() public {
+        uint256 id = _open(payer, provider, AMOUNT);
+        _redeem(id, AMOUNT);
+        vm.prank(provider);
+        escrow.closeChannel(id);
+        assertEq(escrow.accruedFees(), _feeOf(AMOUNT, FEE_BPS), "fee of the whole channel");
+        assertEq(escrow.freeBalance(payer), 0, "nothing to refund");
+        vm.prank(provider);
+        vm.expectRevert(_errStatus(id, IComputeEscrow.ChannelStatus.Closed));
+        escrow.closeChannel(id);
+        vm.expectRevert(_errStatus(id, IComputeEscrow.ChannelStatus.Closed));
+        escrow.finalizeClose(id);
+        assertEq(escrow.accruedFees(), _feeOf(AMOUNT, FEE_BPS), "not moved twice");
+        _assertAccounting(0);
     }
 
     function test_closeChannel_SucceedsAfterTheWindowEnded() public {
@@ -139,13 +161,28 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         escrow.finalizeClose(4);
     }
 
-    function test_finalizeClose_RevertsWhenCallerIsAStranger() public {
+    function test_finalizeClose_SucceedsForAStrangerAfterTheDeadline() public {
         uint256 id = _open(payer, provider, AMOUNT);
+        _redeem(id, 10 ether);
         vm.prank(payer);
         escrow.requestClose(id);
         vm.warp(_channel(id).deadline);
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IComputeEscrow.ChannelClosed(id, stranger, 90 ether, _feeOf(10 ether, FEE_BPS));
         vm.prank(stranger);
-        vm.expectRevert(_errUnauthorized(id, stranger));
+        escrow.finalizeClose(id);
+        assertEq(escrow.freeBalance(payer), 90 ether, "the refund goes to the payer");
+        assertEq(escrow.freeBalance(stranger), 0, "the stranger gets nothing");
+        assertEq(escrow.accruedFees(), _feeOf(10 ether, FEE_BPS), "fee accrued");
+        _assertAccounting(0);
+    }
+
+    function test_finalizeClose_RevertsWhenAStrangerCallsBeforeTheDeadline() public {
+        uint256 id = _open(payer, provider, AMOUNT);
+        uint256 deadline = _channel(id).deadline;
+        vm.warp(deadline - 1);
+        vm.prank(stranger);
+        vm.expectRevert(_err(IComputeEscrow.Escrow_ChallengeWindowOpen.selector, id, deadline));
         escrow.finalizeClose(id);
     }
 
@@ -187,13 +224,14 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         escrow.requestClose(id);
         vm.warp(_channel(id).deadline);
         vm.expectEmit(true, true, true, true, address(escrow));
-        emit IComputeEscrow.ChannelClosed(id, payer, 60 ether);
+        emit IComputeEscrow.ChannelClosed(id, payer, 60 ether, _feeOf(40 ether, FEE_BPS));
         vm.prank(payer);
         escrow.finalizeClose(id);
         IComputeEscrow.Channel memory c = _channel(id);
         assertTrue(c.status == IComputeEscrow.ChannelStatus.Closed, "closed");
         assertEq(c.amount, 40 ether, "amount == redeemed");
         assertEq(escrow.freeBalance(payer), 60 ether, "rest refunded");
+        assertEq(escrow.accruedFees(), _feeOf(40 ether, FEE_BPS), "the channel's fee accrued");
         _assertAccounting(0);
     }
 
@@ -203,7 +241,7 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         escrow.requestClose(id);
         vm.warp(_channel(id).deadline);
         vm.expectEmit(true, true, true, true, address(escrow));
-        emit IComputeEscrow.ChannelClosed(id, provider, AMOUNT);
+        emit IComputeEscrow.ChannelClosed(id, provider, AMOUNT, 0);
         vm.prank(provider);
         escrow.finalizeClose(id);
         assertEq(escrow.freeBalance(payer), AMOUNT, "refund goes to the payer, whoever finalizes");
@@ -226,9 +264,9 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         escrow.requestClose(id);
         uint256 deadline = _channel(id).deadline;
         vm.warp(deadline);
-        bytes memory sig = _sign(PAYER_KEY, id, 10 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 10 ether);
         vm.expectRevert(_err(IComputeEscrow.Escrow_RedeemWindowOver.selector, id, deadline));
-        escrow.redeem(id, 10 ether, sig);
+        escrow.redeem(id, 10 ether, r, vs);
     }
 
     function test_finalizeClose_RevertsOneSecondBeforeTheDeadline() public {
@@ -262,7 +300,7 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         vm.warp(deadline);
         vm.prank(payer);
         escrow.finalizeClose(id);
-        assertEq(token.balanceOf(provider), 70 ether - _feeOf(70 ether, FEE_BPS), "provider kept its voucher");
+        assertEq(token.balanceOf(provider), _netOf(70 ether, FEE_BPS), "provider kept its voucher");
         assertEq(escrow.freeBalance(payer), 30 ether, "payer got the rest");
         _assertAccounting(0);
     }
@@ -281,31 +319,41 @@ contract ComputeEscrowCloseTest is EscrowFixture {
         vm.expectRevert(_err(IComputeEscrow.Escrow_ChallengeWindowOpen.selector, id, c.deadline));
         escrow.finalizeClose(id);
         vm.warp(c.deadline);
-        bytes memory late = _sign(PAYER_KEY, id, 30 ether);
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, id, 30 ether);
         vm.expectRevert(_err(IComputeEscrow.Escrow_RedeemWindowOver.selector, id, c.deadline));
-        escrow.redeem(id, 30 ether, late);
+        escrow.redeem(id, 30 ether, r, vs);
         vm.prank(payer);
         escrow.finalizeClose(id);
         assertEq(escrow.freeBalance(payer), 80 ether, "unredeemed rest back");
+        assertEq(escrow.accruedFees(), _feeOf(20 ether, FEE_BPS), "fee of the redeemed 20");
         _assertAccounting(0);
     }
 
-    function testFuzz_close_RefundPlusRedeemedEqualsAmount(uint256 amount, uint256 redeemed, bool byProvider) public {
+    function testFuzz_close_RefundPlusRedeemedEqualsAmount(uint256 amount, uint256 redeemed, uint256 closer)
+        public
+    {
         amount = bound(amount, 1, PAYER_FUNDS);
         redeemed = bound(redeemed, 0, amount);
+        closer = bound(closer, 0, 3);
         uint256 id = _open(payer, provider, amount);
         if (redeemed != 0) _redeem(id, redeemed);
-        if (byProvider) {
+        uint256 fee = _feeOf(redeemed, FEE_BPS);
+        if (closer == 0) {
             vm.prank(provider);
             escrow.closeChannel(id);
         } else {
             vm.prank(payer);
             escrow.requestClose(id);
             vm.warp(_channel(id).deadline);
-            vm.prank(payer);
+            vm.expectEmit(true, true, true, true, address(escrow));
+            address by = closer == 1 ? payer : closer == 2 ? provider : stranger;
+            emit IComputeEscrow.ChannelClosed(id, by, amount - redeemed, fee);
+            vm.prank(by);
             escrow.finalizeClose(id);
         }
         assertEq(escrow.freeBalance(payer), amount - redeemed, "refund");
+        assertEq(escrow.accruedFees(), fee, "fee of the redeemed total");
+        assertEq(token.balanceOf(provider), _netOf(redeemed, FEE_BPS), "provider paid net");
         assertEq(token.balanceOf(provider) + escrow.accruedFees(), redeemed, "provider + fee == redeemed");
         _assertAccounting(0);
     }

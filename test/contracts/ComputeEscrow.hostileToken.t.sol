@@ -47,18 +47,21 @@ contract ComputeEscrowHostileTokenTest is EscrowFixture {
         );
     }
 
-    /// @dev token balance of the escrow == Σ free + Σ locked + fees, for the actors used here.
+    /// @dev token balance of the escrow == Σ free + Σ locked + fees held by channels not closed +
+    /// accrued fees, for the actors used here.
     function _assertHostileAccounting() private view {
         uint256 owed = resc.freeBalance(payer) + resc.freeBalance(address(rtoken)) + resc.accruedFees();
         for (uint256 id = 1; id <= resc.lastChannelId(); ++id) {
             IComputeEscrow.Channel memory c = resc.getChannel(id);
             owed += uint256(c.amount) - c.redeemed;
+            if (c.status != IComputeEscrow.ChannelStatus.Closed) owed += _feeOf(c.redeemed, c.feeBps);
         }
         assertEq(rtoken.balanceOf(address(resc)), owed, "escrow balance == owed");
     }
 
-    function _voucher(uint256 id, uint256 cumulative) private view returns (bytes memory) {
-        return _signFor(address(resc), PAYER_KEY, id, cumulative);
+    function _hostileVoucher(uint256 id, uint256 cumulative) private view returns (IComputeEscrow.SignedVoucher memory) {
+        (bytes32 r, bytes32 vs) = _signFor(address(resc), PAYER_KEY, id, cumulative);
+        return IComputeEscrow.SignedVoucher({channelId: id, cumulativeAmount: cumulative, r: r, vs: vs});
     }
 
     function test_hook_SucceedsOutsideAGuardedCall() public {
@@ -99,13 +102,13 @@ contract ComputeEscrowHostileTokenTest is EscrowFixture {
         resc.deposit(AMOUNT);
         vm.prank(payer);
         uint256 id = resc.openChannel(provider, AMOUNT, block.timestamp + 1 days);
-        bytes memory sig = _voucher(id, 40 ether);
-        bytes memory later = _voucher(id, 60 ether);
-        _arm(abi.encodeCall(IComputeEscrow.redeem, (id, 60 ether, later)));
-        resc.redeem(id, 40 ether, sig);
+        IComputeEscrow.SignedVoucher memory outer = _hostileVoucher(id, 40 ether);
+        IComputeEscrow.SignedVoucher memory later = _hostileVoucher(id, 60 ether);
+        _arm(abi.encodeCall(IComputeEscrow.redeem, (id, 60 ether, later.r, later.vs)));
+        resc.redeem(id, 40 ether, outer.r, outer.vs);
         _assertBlockedOnce(1);
         assertEq(resc.getChannel(id).redeemed, 40 ether, "only the outer voucher counted");
-        assertEq(rtoken.balanceOf(provider), 40 ether - _feeOf(40 ether, FEE_BPS), "paid once");
+        assertEq(rtoken.balanceOf(provider), _netOf(40 ether, FEE_BPS), "paid once");
         _assertHostileAccounting();
     }
 
@@ -114,12 +117,15 @@ contract ComputeEscrowHostileTokenTest is EscrowFixture {
         resc.deposit(AMOUNT);
         vm.prank(payer);
         uint256 id = resc.openChannel(provider, AMOUNT, block.timestamp + 1 days);
-        IComputeEscrow.SignedVoucher[] memory vs = new IComputeEscrow.SignedVoucher[](1);
-        vs[0] = IComputeEscrow.SignedVoucher({channelId: id, cumulativeAmount: 40 ether, signature: _voucher(id, 40 ether)});
-        _arm(abi.encodeCall(IComputeEscrow.claimFees, ()));
-        resc.redeemBatch(vs);
+        IComputeEscrow.SignedVoucher[] memory batch = new IComputeEscrow.SignedVoucher[](1);
+        batch[0] = _hostileVoucher(id, 40 ether);
+        IComputeEscrow.SignedVoucher[] memory laterBatch = new IComputeEscrow.SignedVoucher[](1);
+        laterBatch[0] = _hostileVoucher(id, 60 ether);
+        _arm(abi.encodeCall(IComputeEscrow.redeemBatch, (laterBatch)));
+        resc.redeemBatch(batch);
         _assertBlockedOnce(1);
-        assertEq(resc.accruedFees(), _feeOf(40 ether, FEE_BPS), "fees still accrued, not claimed mid-call");
+        assertEq(resc.getChannel(id).redeemed, 40 ether, "only the outer batch counted");
+        assertEq(rtoken.balanceOf(provider), _netOf(40 ether, FEE_BPS), "paid once");
         _assertHostileAccounting();
     }
 
@@ -128,7 +134,10 @@ contract ComputeEscrowHostileTokenTest is EscrowFixture {
         resc.deposit(AMOUNT);
         vm.prank(payer);
         uint256 id = resc.openChannel(provider, AMOUNT, block.timestamp + 1 days);
-        resc.redeem(id, AMOUNT, _voucher(id, AMOUNT));
+        IComputeEscrow.SignedVoucher memory whole = _hostileVoucher(id, AMOUNT);
+        resc.redeem(id, AMOUNT, whole.r, whole.vs);
+        vm.prank(provider);
+        resc.closeChannel(id);
         _arm(abi.encodeCall(IComputeEscrow.claimFees, ()));
         resc.claimFees();
         _assertBlockedOnce(1);

@@ -8,6 +8,9 @@ import {IComputeEscrow} from "../../contracts/interfaces/IComputeEscrow.sol";
 import {EscrowHandler} from "./handlers/EscrowHandler.sol";
 import {Test} from "./utils/Test.sol";
 
+/// @dev The handler only makes calls that should succeed, so any revert is a finding: the project
+/// default (`failOnRevert: false`) would silently drop it.
+/// forge-config: default.invariant.fail-on-revert = true
 contract ComputeEscrowInvariantTest is Test {
     ComputeToken private token;
     ComputeEscrow private escrow;
@@ -66,7 +69,7 @@ contract ComputeEscrowInvariantTest is Test {
             assertGe(c.redeemed, handler.ghostRedeemed(id), "redeemed below its ghost");
             assertLe(c.redeemed, c.amount, "redeemed above amount");
             assertLe(c.feeBps, escrow.MAX_FEE_BPS(), "fee snapshot above cap");
-            if (c.status == IComputeEscrow.ChannelStatus.Closed) assertEq(c.amount, c.redeemed, "closed keeps rest");
+            if (c.status == IComputeEscrow.ChannelStatus.Closed) assertEq(c.amount, c.redeemed, "closed channel holds nothing");
         }
     }
 

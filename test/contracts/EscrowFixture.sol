@@ -98,25 +98,58 @@ abstract contract EscrowFixture is Test {
         return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(verifyingContract), structHash));
     }
 
-    function _sign(uint256 key, uint256 channelId, uint256 cumulativeAmount) internal view returns (bytes memory) {
+    /// @dev The payer-side signature in EIP-2098 compact form, the only form `redeem` takes.
+    function _sign(uint256 key, uint256 channelId, uint256 cumulativeAmount)
+        internal
+        view
+        returns (bytes32 r, bytes32 vs)
+    {
         return _signFor(address(escrow), key, channelId, cumulativeAmount);
     }
 
     function _signFor(address verifyingContract, uint256 key, uint256 channelId, uint256 cumulativeAmount)
         internal
         view
-        returns (bytes memory)
+        returns (bytes32 r, bytes32 vs)
     {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(verifyingContract, channelId, cumulativeAmount));
-        return abi.encodePacked(r, s, v);
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(key, _digest(verifyingContract, channelId, cumulativeAmount));
+        return (r_, _compact(v, s));
+    }
+
+    /// @dev EIP-2098: the parity bit (v − 27) on top of s, which is below 2^255 when s is low.
+    function _compact(uint8 v, bytes32 s) internal pure returns (bytes32) {
+        return bytes32(uint256(s) | ((uint256(v) - 27) << 255));
     }
 
     function _redeem(uint256 channelId, uint256 cumulativeAmount) internal {
-        escrow.redeem(channelId, cumulativeAmount, _sign(PAYER_KEY, channelId, cumulativeAmount));
+        (bytes32 r, bytes32 vs) = _sign(PAYER_KEY, channelId, cumulativeAmount);
+        escrow.redeem(channelId, cumulativeAmount, r, vs);
     }
 
-    function _feeOf(uint256 gross, uint256 bps) internal pure returns (uint256) {
-        return (gross * bps) / 10_000;
+    function _voucher(uint256 key, uint256 channelId, uint256 cumulativeAmount)
+        internal
+        view
+        returns (IComputeEscrow.SignedVoucher memory)
+    {
+        (bytes32 r, bytes32 vs) = _sign(key, channelId, cumulativeAmount);
+        return IComputeEscrow.SignedVoucher({channelId: channelId, cumulativeAmount: cumulativeAmount, r: r, vs: vs});
+    }
+
+    /// @dev The protocol's share of a cumulative amount, rounded down (computed here, not asked).
+    function _feeOf(uint256 cumulative, uint256 bps) internal pure returns (uint256) {
+        return (cumulative * bps) / 10_000;
+    }
+
+    /// @dev The provider's share of a cumulative amount: what it is paid in all once redeemed.
+    function _netOf(uint256 cumulative, uint256 bps) internal pure returns (uint256) {
+        return cumulative - _feeOf(cumulative, bps);
+    }
+
+    /// @dev The fee a channel holds until it closes (zero once closed: it moved to the accrued fees).
+    function _pendingFee(uint256 channelId) internal view returns (uint256) {
+        IComputeEscrow.Channel memory c = escrow.getChannel(channelId);
+        if (c.status == IComputeEscrow.ChannelStatus.Closed) return 0;
+        return _feeOf(c.redeemed, c.feeBps);
     }
 
     function _err(bytes4 selector, uint256 a) internal pure returns (bytes memory) {
@@ -147,14 +180,15 @@ abstract contract EscrowFixture is Test {
         return abi.encodeWithSelector(IComputeEscrow.Escrow_InsufficientBalance.selector, account, available, requested);
     }
 
-    /// @dev Escrow's token balance minus everything it owes; zero when the accounting holds exactly.
+    /// @dev Escrow's token balance == everything it owes (+ surplus): free balances, unredeemed rest
+    /// of every channel, fees still held by channels not closed, and accrued fees.
     function _assertAccounting(uint256 surplus) internal view {
         uint256 owed = escrow.freeBalance(payer) + escrow.freeBalance(payer2) + escrow.freeBalance(provider)
             + escrow.freeBalance(provider2) + escrow.accruedFees();
         uint256 last = escrow.lastChannelId();
         for (uint256 id = 1; id <= last; ++id) {
             IComputeEscrow.Channel memory c = escrow.getChannel(id);
-            owed += uint256(c.amount) - c.redeemed;
+            owed += uint256(c.amount) - c.redeemed + _pendingFee(id);
         }
         assertEq(token.balanceOf(address(escrow)), owed + surplus, "escrow balance == owed + surplus");
     }

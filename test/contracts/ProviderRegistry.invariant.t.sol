@@ -8,6 +8,9 @@ import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RegistryHandler} from "./handlers/RegistryHandler.sol";
 import {Test} from "./utils/Test.sol";
 
+/// @dev The handler only makes calls that should succeed, so any revert is a finding: the project
+/// default (`failOnRevert: false`) would silently drop it.
+/// forge-config: default.invariant.fail-on-revert = true
 contract ProviderRegistryInvariantTest is Test {
     ComputeToken private token;
     ProviderRegistry private registry;

@@ -106,6 +106,10 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
     memMiB: Math.max(1, parsePositiveInt(values.mem, "--mem", 512)),
     maxDurationS: Math.max(1, parsePositiveInt(values["max-duration"], "--max-duration", 3600)),
   };
+  // Every flag is checked before the wallet, the chain or the network is touched.
+  const budget = values.budget === undefined ? undefined : parseGrid(values.budget, "--budget");
+  const bidWindowMs = parsePositiveInt(values["bid-window"], "--bid-window", 1500);
+  const redeemWaitMs = parsePositiveInt(values["redeem-wait"], "--redeem-wait", 30_000);
   const submitter = await open(options);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -115,13 +119,13 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
     const result = await submitJob(submitter, {
       requirements,
       maxRates,
-      budget: values.budget === undefined ? undefined : parseGrid(values.budget, "--budget"),
+      budget,
       spec: { command: command[0], args: command.slice(1), env, outputs: values.output ?? [] },
       inputs,
       outputDir: resolve(values["out-dir"] ?? "gridspot-out"),
-      bidWindowMs: parsePositiveInt(values["bid-window"], "--bid-window", 1500),
+      bidWindowMs,
       explain: values.explain,
-      redeemWaitMs: parsePositiveInt(values["redeem-wait"], "--redeem-wait", 30_000),
+      redeemWaitMs,
       signal: controller.signal,
       events: {
         onProgress: (m) => process.stderr.write(`gridspot: ${m}\n`),

@@ -26,11 +26,18 @@ contract EscrowHandler is Cheats {
     uint256 public ghostWithdrawn;
     uint256 public ghostPaidToProviders;
     uint256 public ghostFeesClaimed;
+    /// @dev Fees that closes moved from their channels to the accrued fees.
+    uint256 public ghostFeesAccrued;
     uint256 public ghostDonated;
     bool public ghostRedeemedShrank;
     bool public ghostStaleVoucherPaid;
+    bool public ghostForgedVoucherPaid;
+    /// @dev A redemption paid other than net(cumulative) − net(redeemed), or touched the accrued fees.
     bool public ghostPaymentMismatch;
+    /// @dev A close refunded other than amount − redeemed, or accrued other than ⌊redeemed · bps / 10 000⌋.
+    bool public ghostCloseMismatch;
     mapping(uint256 channelId => uint256) public ghostRedeemed;
+    /// @dev How often each action went through: to check that the fuzzer reaches every action.
     mapping(string action => uint256) public callCount;
 
     /// @dev The caller must hand this contract `ACTORS * ACTOR_FUNDS + 1_000 ether` tokens first.
@@ -119,14 +126,15 @@ contract EscrowHandler is Cheats {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (!_redeemable(id, c)) return;
         uint256 cumulative = c.redeemed + bound(amountSeed, 1, c.amount - c.redeemed);
-        bytes memory sig = _sign(c.payer, id, cumulative);
+        (bytes32 r, bytes32 vs) = _sign(c.payer, id, cumulative);
         uint256 paidBefore = _actorTokens();
         uint256 feesBefore = escrow.accruedFees();
         vm.prank(_actor(callerSeed));
-        escrow.redeem(id, cumulative, sig);
+        escrow.redeem(id, cumulative, r, vs);
         uint256 paid = _actorTokens() - paidBefore;
         ghostPaidToProviders += paid;
-        if (paid + (escrow.accruedFees() - feesBefore) != cumulative - c.redeemed) ghostPaymentMismatch = true;
+        if (paid != _net(cumulative, c.feeBps) - _net(c.redeemed, c.feeBps)) ghostPaymentMismatch = true;
+        if (escrow.accruedFees() != feesBefore) ghostPaymentMismatch = true;
         _after("redeem");
     }
 
@@ -135,41 +143,58 @@ contract EscrowHandler is Cheats {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (id == 0 || c.redeemed == 0) return;
         uint256 cumulative = bound(amountSeed, 0, c.redeemed);
-        bytes memory sig = _sign(c.payer, id, cumulative);
-        try escrow.redeem(id, cumulative, sig) {
+        (bytes32 r, bytes32 vs) = _sign(c.payer, id, cumulative);
+        try escrow.redeem(id, cumulative, r, vs) {
             ghostStaleVoucherPaid = true;
         } catch {}
         _after("redeemStale");
     }
 
+    /// @notice Tries a fresh voucher signed by someone other than the payer, or the payer's own
+    /// signature with its parity bit flipped; neither may ever pay.
+    function redeemForged(uint256 channelSeed, uint256 amountSeed, uint256 signerSeed, bool flipParity) external {
+        (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
+        if (!_redeemable(id, c)) return;
+        uint256 cumulative = c.redeemed + bound(amountSeed, 1, c.amount - c.redeemed);
+        address signer = _actor(signerSeed);
+        if (signer == c.payer && !flipParity) signer = c.provider;
+        (bytes32 r, bytes32 vs) = _sign(signer, id, cumulative);
+        if (flipParity) vs = bytes32(uint256(vs) ^ (1 << 255));
+        try escrow.redeem(id, cumulative, r, vs) {
+            ghostForgedVoucherPaid = true;
+        } catch {}
+        _after("redeemForged");
+    }
+
     function redeemBatch(uint256 seedA, uint256 seedB, uint256 seedC) external {
         uint256[3] memory seeds = [seedA, seedB, seedC];
-        IComputeEscrow.SignedVoucher[] memory vs = new IComputeEscrow.SignedVoucher[](3);
+        IComputeEscrow.SignedVoucher[] memory batch = new IComputeEscrow.SignedVoucher[](3);
         uint256 n;
-        uint256 gross;
+        uint256 due;
         for (uint256 i; i < 3; ++i) {
             (uint256 id, IComputeEscrow.Channel memory c) = _pick(seeds[i]);
             if (!_redeemable(id, c)) continue;
             // A channel picked twice redeems on top of its earlier voucher in this batch.
             uint256 base = c.redeemed;
             for (uint256 j; j < n; ++j) {
-                if (vs[j].channelId == id) base = vs[j].cumulativeAmount;
+                if (batch[j].channelId == id) base = batch[j].cumulativeAmount;
             }
             if (base >= c.amount) continue;
             uint256 cumulative = base + bound(seeds[i] >> 128, 1, c.amount - base);
-            gross += cumulative - base;
-            vs[n++] = IComputeEscrow.SignedVoucher(id, cumulative, _sign(c.payer, id, cumulative));
+            due += _net(cumulative, c.feeBps) - _net(base, c.feeBps);
+            (bytes32 r, bytes32 vs) = _sign(c.payer, id, cumulative);
+            batch[n++] = IComputeEscrow.SignedVoucher(id, cumulative, r, vs);
         }
         if (n == 0) return;
         assembly ("memory-safe") {
-            mstore(vs, n)
+            mstore(batch, n)
         }
         uint256 paidBefore = _actorTokens();
         uint256 feesBefore = escrow.accruedFees();
-        escrow.redeemBatch(vs);
+        escrow.redeemBatch(batch);
         uint256 paid = _actorTokens() - paidBefore;
         ghostPaidToProviders += paid;
-        if (paid + (escrow.accruedFees() - feesBefore) != gross) ghostPaymentMismatch = true;
+        if (paid != due || escrow.accruedFees() != feesBefore) ghostPaymentMismatch = true;
         _after("redeemBatch");
     }
 
@@ -181,19 +206,21 @@ contract EscrowHandler is Cheats {
         _after("requestClose");
     }
 
-    function finalizeClose(uint256 channelSeed, bool byProvider) external {
+    /// @notice Anyone may finalize once the window is over: the payer, the provider, another actor
+    /// or the fee recipient; the outcome must not depend on who.
+    function finalizeClose(uint256 channelSeed, uint256 callerSeed) external {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (id == 0 || !_live(c) || block.timestamp < c.deadline) return;
-        vm.prank(byProvider ? c.provider : c.payer);
-        escrow.finalizeClose(id);
+        uint256 pick = callerSeed % 4;
+        address caller = pick == 0 ? c.payer : pick == 1 ? c.provider : pick == 2 ? _actor(callerSeed >> 8) : feeRecipient;
+        _settle(id, c, caller);
         _after("finalizeClose");
     }
 
     function closeChannel(uint256 channelSeed) external {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (id == 0 || !_live(c)) return;
-        vm.prank(c.provider);
-        escrow.closeChannel(id);
+        _settle(id, c, c.provider);
         _after("closeChannel");
     }
 
@@ -207,8 +234,10 @@ contract EscrowHandler is Cheats {
     }
 
     function setFeeBps(uint256 bps) external {
+        // Read the cap before pranking: the prank applies to the very next external call.
+        bps = bound(bps, 0, escrow.MAX_FEE_BPS());
         vm.prank(owner);
-        escrow.setFeeBps(bound(bps, 0, escrow.MAX_FEE_BPS()));
+        escrow.setFeeBps(bps);
         _after("setFeeBps");
     }
 
@@ -231,6 +260,18 @@ contract EscrowHandler is Cheats {
     function sumFree() external view returns (uint256 total) {
         for (uint256 i; i < ACTORS; ++i) {
             total += escrow.freeBalance(_actors[i]);
+        }
+    }
+
+    /// @notice Over all channels: Σ (amount − redeemed), Σ redeemed, and the fees still held by
+    /// channels not closed, Σ ⌊redeemed · feeBps / 10 000⌋, computed here rather than asked.
+    function channelTotals() external view returns (uint256 locked, uint256 redeemed, uint256 pendingFees) {
+        uint256 last = escrow.lastChannelId();
+        for (uint256 id = 1; id <= last; ++id) {
+            IComputeEscrow.Channel memory c = escrow.getChannel(id);
+            locked += uint256(c.amount) - c.redeemed;
+            redeemed += c.redeemed;
+            if (c.status != IComputeEscrow.ChannelStatus.Closed) pendingFees += _fee(c.redeemed, c.feeBps);
         }
     }
 
@@ -271,13 +312,45 @@ contract EscrowHandler is Cheats {
         }
     }
 
-    function _sign(address signer, uint256 channelId, uint256 cumulative) private view returns (bytes memory) {
+    /// @dev Closes as `caller` and checks the outcome: the payer's free balance grows by exactly
+    /// amount − redeemed and the accrued fees by exactly ⌊redeemed · feeBps / 10 000⌋.
+    function _settle(uint256 id, IComputeEscrow.Channel memory c, address caller) private {
+        uint256 freeBefore = escrow.freeBalance(c.payer);
+        uint256 feesBefore = escrow.accruedFees();
+        // Before the deadline only the provider's close is possible; after it, the provider may do
+        // either, so both are covered.
+        bool byClose = caller == c.provider
+            && (block.timestamp < c.deadline || (uint256(keccak256(abi.encode(id, block.timestamp))) & 1) == 0);
+        vm.prank(caller);
+        if (byClose) escrow.closeChannel(id);
+        else escrow.finalizeClose(id);
+        uint256 accrued = escrow.accruedFees() - feesBefore;
+        ghostFeesAccrued += accrued;
+        if (accrued != _fee(c.redeemed, c.feeBps)) ghostCloseMismatch = true;
+        if (escrow.freeBalance(c.payer) - freeBefore != uint256(c.amount) - c.redeemed) ghostCloseMismatch = true;
+        if (escrow.getChannel(id).status != IComputeEscrow.ChannelStatus.Closed) ghostCloseMismatch = true;
+    }
+
+    /// @dev The voucher in EIP-2098 compact form, signed with the key of `signer` (an actor).
+    function _sign(address signer, uint256 channelId, uint256 cumulative)
+        private
+        view
+        returns (bytes32 r, bytes32 vs)
+    {
         uint256 key;
         for (uint256 i; i < ACTORS; ++i) {
             if (_actors[i] == signer) key = _keys[i];
         }
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, escrow.voucherDigest(channelId, cumulative));
-        return abi.encodePacked(r, s, v);
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(key, escrow.voucherDigest(channelId, cumulative));
+        return (r_, bytes32(uint256(s) | ((uint256(v) - 27) << 255)));
+    }
+
+    function _fee(uint256 amount, uint256 feeBps) private pure returns (uint256) {
+        return (amount * feeBps) / 10_000;
+    }
+
+    function _net(uint256 amount, uint256 feeBps) private pure returns (uint256) {
+        return amount - _fee(amount, feeBps);
     }
 
     function _must(bool ok) private pure {

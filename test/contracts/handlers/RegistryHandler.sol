@@ -101,7 +101,7 @@ contract RegistryHandler is Cheats {
         address a;
         IProviderRegistry.Provider memory p;
         for (uint256 i; i < ACTORS && p.unbonding == 0; ++i) {
-            a = _actors[(actorSeed + i) % ACTORS];
+            a = _actors[((actorSeed % ACTORS) + i) % ACTORS];
             p = registry.getProvider(a);
         }
         if (p.unbonding == 0) return;

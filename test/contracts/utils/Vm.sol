@@ -12,14 +12,12 @@ interface Vm {
     }
 
     function addr(uint256 privateKey) external pure returns (address);
-    function assume(bool condition) external pure;
     function chainId(uint256 newChainId) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
         external;
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertSelector) external;
-    function expectRevert() external;
     function getRecordedLogs() external returns (Log[] memory logs);
     function prank(address sender) external;
     function recordLogs() external;

@@ -101,24 +101,38 @@ export async function startMarket(): Promise<Market> {
         return { payer: c.payer, provider: c.provider, amount: c.amount, redeemed: c.redeemed };
       },
       async redeemedEvents(filter) {
+        // Redeemed carries (channelId, cumulativeAmount, paid): the provider comes from the channel,
+        // and the fee share of a redemption is what it added to the channel minus what it paid.
         const logs = await publicClient.getContractEvents({
           address: escrow,
           abi: computeEscrowAbi,
           eventName: "Redeemed",
-          args: {
-            ...(filter.channelId === undefined ? {} : { channelId: filter.channelId }),
-            ...(filter.provider === undefined ? {} : { provider: filter.provider }),
-          },
+          args: filter.channelId === undefined ? {} : { channelId: filter.channelId },
           fromBlock: deployment.deployBlock,
         });
-        return logs.map((l) => ({
-          channelId: l.args.channelId ?? 0n,
-          provider: l.args.provider as Address,
-          cumulativeAmount: l.args.cumulativeAmount ?? 0n,
-          paid: l.args.paid ?? 0n,
-          fee: l.args.fee ?? 0n,
-          tx: l.transactionHash,
-        }));
+        const previous = new Map<bigint, bigint>();
+        const providers = new Map<bigint, Address>();
+        const out = [];
+        for (const l of logs) {
+          const channelId = l.args.channelId ?? 0n;
+          const cumulativeAmount = l.args.cumulativeAmount ?? 0n;
+          const paid = l.args.paid ?? 0n;
+          if (!providers.has(channelId)) {
+            const c = await publicClient.readContract({
+              address: escrow,
+              abi: computeEscrowAbi,
+              functionName: "getChannel",
+              args: [channelId],
+            });
+            providers.set(channelId, c.provider);
+          }
+          const provider = providers.get(channelId) as Address;
+          const fee = cumulativeAmount - (previous.get(channelId) ?? 0n) - paid;
+          previous.set(channelId, cumulativeAmount);
+          if (filter.provider !== undefined && provider !== filter.provider) continue;
+          out.push({ channelId, provider, cumulativeAmount, paid, fee, tx: l.transactionHash });
+        }
+        return out;
       },
       async stop() {
         await started.stop();

@@ -53,12 +53,12 @@ export async function startTestProvider(
   market: Market,
   o: StartTestProviderOptions = {},
 ): Promise<TestProvider> {
-  const { key, dataDir } =
-    o.reuse ??
-    (await market.fundAccount(200n * GRID).then((a) => ({
-      key: a.key,
-      dataDir: join(market.work, `provider-${randomBytes(4).toString("hex")}`),
-    })));
+  let reuse = o.reuse;
+  if (reuse === undefined) {
+    const { key } = await market.fundAccount(200n * GRID);
+    reuse = { key, dataDir: join(market.work, `provider-${randomBytes(4).toString("hex")}`) };
+  }
+  const { key, dataDir } = reuse;
   const process_ = await withEnv(o.env ?? {}, () =>
     startProviderProcess({
       dataDir,

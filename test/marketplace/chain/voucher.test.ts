@@ -6,6 +6,7 @@ import { type GridspotContracts, getGridspotContracts } from "../../../marketpla
 import { deployGridspot } from "../../../marketplace/chain/deploy.ts";
 import type { Deployment } from "../../../marketplace/chain/deployment.ts";
 import {
+  compactVoucherSignature,
   hashVoucher,
   InvalidVoucherSignatureError,
   recoverVoucherSigner,
@@ -87,7 +88,8 @@ describe("vouchers", () => {
     const cumulativeAmount = grid("3");
     const signature = await signVoucher(payer.walletClient, voucherFor(cumulativeAmount));
     const before = await asProvider.computeToken.read.balanceOf([provider.walletClient.account.address]);
-    const hash = await asProvider.computeEscrow.write.redeem([channelId, cumulativeAmount, signature]);
+    const { r, vs } = compactVoucherSignature(signature);
+    const hash = await asProvider.computeEscrow.write.redeem([channelId, cumulativeAmount, r, vs]);
     expect((await provider.publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
     const after = await asProvider.computeToken.read.balanceOf([provider.walletClient.account.address]);
     expect(after - before).toBe(cumulativeAmount - (cumulativeAmount * 100n) / 10_000n);
@@ -100,7 +102,12 @@ describe("vouchers", () => {
     await expect(recoverVoucherSigner({ ...parameters, signature: malleable })).rejects.toThrow(
       InvalidVoucherSignatureError,
     );
-    await expect(asProvider.computeEscrow.simulate.redeem([channelId, grid("4"), malleable])).rejects.toThrow(
+    // A high s has no compact form (its top bit is the parity bit): refused before any transaction…
+    expect(() => compactVoucherSignature(malleable)).toThrow(InvalidVoucherSignatureError);
+    // …and sent raw as (r, vs = s) the escrow reads another s, recovers some other address, refuses.
+    const r = `0x${malleable.slice(2, 66)}` as Hex;
+    const vs = `0x${malleable.slice(66, 130)}` as Hex;
+    await expect(asProvider.computeEscrow.simulate.redeem([channelId, grid("4"), r, vs])).rejects.toThrow(
       /Escrow_InvalidSignature/,
     );
     await expect(

@@ -121,5 +121,7 @@ export const debitNote: DebitNote = {
   channelCumulative: 100n + 5_777_777_777_777_777n,
   eventsHash: `0x${"ab".repeat(32)}`,
   eventCount: 3,
+  firstEventId: "job-1:gpu_ms:0",
+  lastEventId: "job-1:mem_mib_ms:0",
   final: false,
 };

@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Bid } from "../../../marketplace/messages/bid.ts";
-import type { Requirements } from "../../../marketplace/messages/order.ts";
 import type { Rate } from "../../../marketplace/messages/primitives.ts";
 import { rateAboveMax, rateAtMost } from "../../../marketplace/order/rateAboveMax.ts";
-import { bid, GRID, H100, HOUR_MS, RATES } from "../messages/fixtures.ts";
-
-const _req: Requirements = { gpus: 2, cpuCores: 4, memMiB: 2048, maxDurationS: 3600 };
+import { GRID, H100, HOUR_MS, RATES } from "../messages/fixtures.ts";
 
 const gpuRate = (price: bigint, per = HOUR_MS): Rate => ({ meter: "gpu_ms", price, per });
-const _bidFrom = (provider: string, rates: Rate[]): Bid => ({ ...bid, provider, rates });
-const _A = "0x1000000000000000000000000000000000000001";
-const _B = "0x2000000000000000000000000000000000000002";
-const _C = "0x3000000000000000000000000000000000000003";
 
 describe("rateAtMost / rateAboveMax", () => {
   it("compares price per unit by cross-multiplying, with no rounding", () => {

@@ -8,7 +8,11 @@ import { bid, GRID, HOUR_MS } from "../messages/fixtures.ts";
 const req: Requirements = { gpus: 2, cpuCores: 4, memMiB: 2048, maxDurationS: 3600 };
 
 const gpuRate = (price: bigint, per = HOUR_MS): Rate => ({ meter: "gpu_ms", price, per });
-const bidFrom = (provider: string, rates: Rate[]): Bid => ({ ...bid, provider, rates });
+const bidFrom = (provider: string, rates: Rate[]): Bid => ({
+  ...bid,
+  provider: provider as `0x${string}`,
+  rates,
+});
 const A = "0x1000000000000000000000000000000000000001";
 const B = "0x2000000000000000000000000000000000000002";
 const C = "0x3000000000000000000000000000000000000003";

@@ -47,6 +47,18 @@ describe("loadAccount", () => {
     expect(shown).not.toContain(bad.slice(2, 60));
   });
 
+  // 64 hex digits, but not a secp256k1 key (0, or not below the curve order): the curve library's
+  // own error prints the value as a decimal number; ours must not, and must be a wallet error (exit 4).
+  it.each([`0x${"00".repeat(32)}`, `0x${"ff".repeat(32)}`])(
+    "refuses the out-of-range key %s",
+    async (bad) => {
+      const error = await loadAccount({ privateKey: bad }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeystoreError);
+      expect(everything(error)).not.toContain(bad.slice(2));
+      if (BigInt(bad) > 0n) expect(everything(error)).not.toContain(BigInt(bad).toString());
+    },
+  );
+
   it("opens the keystore with the password when no raw key is set (an empty one counts as unset)", async () => {
     const key = generatePrivateKey();
     const path = join(dir, "keystore.json");

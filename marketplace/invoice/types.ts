@@ -1,0 +1,57 @@
+import type { Address, Hex } from "viem";
+import type { Meter } from "../rating/meters.ts";
+import type { Granularity } from "../rating/types.ts";
+
+/**
+ * One invoice line: a flat meter, one band of a tiered meter, or the minimum-charge top-up
+ * (`meter: "minimum_charge"`, the difference between the minimum and the rated subtotal). The
+ * lines' amounts always sum to the invoice total.
+ */
+export type InvoiceLine = {
+  meter: Meter | "minimum_charge";
+  /** The band (from 1) of a tiered rate; null for a flat rate and for the minimum-charge line. */
+  tier: number | null;
+  /** The band's upper bound in the meter's unit; null for the top band, flat rates and the minimum. */
+  upTo: bigint | null;
+  /** Raw cumulative quantity on this line, in the meter's unit. */
+  quantity: bigint;
+  /** Quantity after rounding up to the agreement's granularity (time meters only). */
+  billedQuantity: bigint;
+  /** Base units per `per` units of the meter. */
+  price: bigint;
+  per: bigint;
+  amount: bigint;
+  /** Volume tiers: the lower band whose top-of-band charge sets the amount ("never less for more"). */
+  floorFromTier: number | null;
+};
+
+/** The audit trail from usage events to money: the notes that billed them and the vouchers that paid. */
+export type InvoiceTrace = {
+  /** Usage events billed over all notes. */
+  eventCount: number;
+  firstEventId: string | null;
+  lastEventId: string | null;
+  /** The last note's events hash, which chains every note's events before it. */
+  eventsHash: Hex | null;
+  notes: { seq: number; jobAmount: bigint; channelCumulative: bigint; eventsHash: Hex }[];
+  vouchers: { cumulativeAmount: bigint; noteSeq: number; redeemTx: Hex | null }[];
+};
+
+/** A job's invoice, built by `buildInvoice` from the signed notes, the vouchers and the rate card. */
+export type Invoice = {
+  jobId: string;
+  provider: Address;
+  /** Null only for a job that was never billed (no note). */
+  channelId: bigint | null;
+  granularity: Granularity;
+  lines: InvoiceLine[];
+  /** Σ of the rated lines, before the minimum charge. */
+  subtotal: bigint;
+  /** The agreement's minimum charge; null when it has none. */
+  minimumCharge: bigint | null;
+  minimumChargeApplied: boolean;
+  total: bigint;
+  /** Usage the provider measured on meters the rate card does not price (shown, never billed). */
+  unrated: { meter: string; quantity: bigint }[];
+  trace: InvoiceTrace;
+};

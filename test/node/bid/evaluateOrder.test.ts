@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { bid as bidSchema, decline as declineSchema } from "../../../marketplace/messages/bid.ts";
+import type { JobOrder, Requirements } from "../../../marketplace/messages/order.ts";
+import { Capacity } from "../../../node/bid/capacity.ts";
+import { type BidTerms, evaluateOrder } from "../../../node/bid/evaluateOrder.ts";
+import { MIB_MS_PER_GIB_HOUR, MS_PER_HOUR, priceListToRates } from "../../../node/pricing/rates.ts";
+import { GRID, order, PEER_A, PROVIDER } from "../../marketplace/messages/fixtures.ts";
+
+const H100 = "nvidia-h100-80gb";
+const A100 = "nvidia-a100-40gb";
+const NOW_S = 1_700_000_000;
+
+const terms: BidTerms = {
+  provider: PROVIDER,
+  peerId: PEER_A,
+  addrs: ["/ip4/127.0.0.1/tcp/4001"],
+  rates: priceListToRates({
+    gpuHour: { [H100]: 3n * GRID, [A100]: GRID },
+    cpuCoreHour: GRID / 50n,
+    memGiBHour: GRID / 200n,
+  }),
+  granularity: "s",
+  receiptIntervalMs: 5000,
+  bidValidityS: 30,
+};
+
+function node() {
+  return new Capacity({
+    gpus: [
+      { index: 0, class: H100, vramMiB: 81_559 },
+      { index: 1, class: A100, vramMiB: 40_960 },
+    ],
+    cpuCores: 8,
+    memMiB: 32_768,
+    maxDurationS: 7200,
+  });
+}
+
+const orderFor = (requirements: Partial<Requirements>, rest: Partial<JobOrder> = {}): JobOrder => ({
+  ...order,
+  requirements: { gpus: 1, cpuCores: 2, memMiB: 4096, maxDurationS: 3600, ...requirements },
+  maxRates: [],
+  ...rest,
+});
+
+describe("evaluateOrder", () => {
+  it("bids on an order that fits, with the rates of the GPU class it would get", () => {
+    const result = evaluateOrder(orderFor({ gpuClass: H100 }), node(), terms, NOW_S);
+    expect(result).toEqual({
+      kind: "bid",
+      bid: {
+        orderId: order.orderId,
+        provider: PROVIDER,
+        peerId: PEER_A,
+        addrs: terms.addrs,
+        gpuClass: H100,
+        rates: [
+          { meter: "gpu_ms", price: 3n * GRID, per: MS_PER_HOUR },
+          { meter: "cpu_core_ms", price: GRID / 50n, per: MS_PER_HOUR },
+          { meter: "mem_mib_ms", price: GRID / 200n, per: MIB_MS_PER_GIB_HOUR },
+        ],
+        pricing: "fixed",
+        granularity: "s",
+        receiptIntervalMs: 5000,
+        validUntil: NOW_S + 30,
+      },
+    });
+    if (result.kind === "bid") expect(bidSchema.parse(result.bid)).toEqual(result.bid);
+  });
+
+  it("bids on a CPU-only order without a GPU rate or class", () => {
+    const result = evaluateOrder(orderFor({ gpus: 0 }), node(), terms, NOW_S);
+    expect(result.kind).toBe("bid");
+    if (result.kind !== "bid") return;
+    expect(result.bid.gpuClass).toBeUndefined();
+    expect(result.bid.rates.map((r) => r.meter)).toEqual(["cpu_core_ms", "mem_mib_ms"]);
+  });
+
+  it.each([
+    ["gpu-class", { gpuClass: "nvidia-l4-24gb" }],
+    ["gpu-class", { gpus: 2 }],
+    ["vram", { vramMiB: 100_000 }],
+    ["cpu", { cpuCores: 9 }],
+    ["memory", { memMiB: 32_769 }],
+    ["duration", { maxDurationS: 7201 }],
+  ] as const)("declines with %s an order the node cannot run", (reason, requirements) => {
+    const result = evaluateOrder(orderFor(requirements), node(), terms, NOW_S);
+    expect(result).toMatchObject({
+      kind: "decline",
+      decline: { orderId: order.orderId, provider: PROVIDER, reason },
+    });
+    if (result.kind === "decline") expect(declineSchema.parse(result.decline)).toEqual(result.decline);
+  });
+
+  it("declines with no-capacity while the GPUs are held, and bids again once they are released", () => {
+    const capacity = node();
+    capacity.reserve(
+      "job-held",
+      { gpus: 1, gpuClass: H100, cpuCores: 1, memMiB: 1, maxDurationS: 1 },
+      Date.now() + 60_000,
+    );
+    const wanted = orderFor({ gpuClass: H100 });
+    expect(evaluateOrder(wanted, capacity, terms, NOW_S)).toMatchObject({
+      decline: { reason: "no-capacity" },
+    });
+    capacity.release("job-held");
+    expect(evaluateOrder(wanted, capacity, terms, NOW_S).kind).toBe("bid");
+  });
+
+  it("declines with price-above-max when our rate is above the order's maximum by any amount", () => {
+    const max = (price: bigint) => [{ meter: "gpu_ms" as const, price, per: MS_PER_HOUR }];
+    const over = evaluateOrder(
+      orderFor({ gpuClass: H100 }, { maxRates: max(3n * GRID - 1n) }),
+      node(),
+      terms,
+      NOW_S,
+    );
+    expect(over).toMatchObject({ kind: "decline", decline: { reason: "price-above-max" } });
+    if (over.kind === "decline") expect(over.decline.detail).toContain("gpu_ms");
+    // The same maximum quoted per 3.6 s instead of per hour.
+    const per3600ms = [{ meter: "gpu_ms" as const, price: (3n * GRID) / 1000n, per: 3600n }];
+    expect(
+      evaluateOrder(orderFor({ gpuClass: H100 }, { maxRates: per3600ms }), node(), terms, NOW_S).kind,
+    ).toBe("bid");
+    expect(
+      evaluateOrder(orderFor({ gpuClass: H100 }, { maxRates: max(3n * GRID) }), node(), terms, NOW_S).kind,
+    ).toBe("bid");
+  });
+
+  it("checks the price of the class it would actually give the job", () => {
+    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: MS_PER_HOUR }];
+    // The A100 at 1 GRID is under the maximum; the H100 at 3 GRID is not.
+    expect(evaluateOrder(orderFor({ gpuClass: A100 }, { maxRates }), node(), terms, NOW_S).kind).toBe("bid");
+    expect(evaluateOrder(orderFor({ gpuClass: H100 }, { maxRates }), node(), terms, NOW_S)).toMatchObject({
+      decline: { reason: "price-above-max" },
+    });
+  });
+});
