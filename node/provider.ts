@@ -20,9 +20,10 @@ import { Capacity } from "./bid/capacity.ts";
 import type { ProviderConfig } from "./config/providerConfig.ts";
 import { createJobService } from "./job/jobService.ts";
 import { createAdvertiser } from "./offer/advertiser.ts";
-import { priceListToRates } from "./pricing/rates.ts";
-import { detectResources } from "./resources/detectResources.ts";
+import { createPricingEngine } from "./pricing/createPricingEngine.ts";
+import { gpuPreflight } from "./resources/gpuPreflight.ts";
 import { createRedeemer } from "./settle/createRedeemer.ts";
+import { reconcile } from "./settle/reconcile.ts";
 import { finishJob, interruptedJobs, listJobs } from "./store/jobRecords.ts";
 import { openProviderStore } from "./store/openProviderStore.ts";
 
@@ -68,9 +69,19 @@ export async function startProvider(
     logger.warn("job interrupted by a restart", { jobId: job.jobId });
   }
 
-  const resources = await detectResources({
+  // usage billing: the GPU preflight (driver, CUDA version, GPUs) fails the start when GPUs are
+  // configured and nvidia-smi is missing, broken or finds fewer; it is logged and in GET /v1/status.
+  const { resources, preflight } = await gpuPreflight({
     nvidiaSmiPath: config.runtime.nvidiaSmi,
     requireGpus: config.runtime.requireGpus,
+    expectGpus: config.runtime.expectGpus,
+  });
+  logger.info("GPU preflight", {
+    state: preflight.state,
+    driver: preflight.driverVersion ?? "-",
+    cuda: preflight.cudaVersion ?? "-",
+    gpus: preflight.gpuCount,
+    classes: preflight.classes,
   });
   const gpus = resources.gpus.map((g) => ({ index: g.index, class: g.class, vramMiB: g.vramMiB }));
   const capacityTotals = {
@@ -93,22 +104,37 @@ export async function startProvider(
   const gpuHour: Record<string, bigint> = {};
   for (const gpu of gpus)
     gpuHour[gpu.class] = config.pricing.gpuHour[gpu.class] ?? config.pricing.defaultGpuHour;
-  const rates = priceListToRates({
-    gpuHour,
-    cpuCoreHour: config.pricing.cpuCoreHour,
-    memGiBHour: config.pricing.memGiBHour,
-  });
   const addrs = () => host.getMultiaddrs().map((a) => a.toString());
 
   let advertiser: ReturnType<typeof createAdvertiser> | undefined;
-  const capacity = new Capacity(capacityTotals, { onChange: () => advertiser?.changed() });
+  // Capacity and prices call each other back: both exist before either fires (first reserve, first epoch).
+  let pricing: ReturnType<typeof createPricingEngine> | undefined;
+  const capacity = new Capacity(capacityTotals, {
+    onChange: () => {
+      pricing?.observe();
+      advertiser?.changed();
+    },
+  });
+  pricing = createPricingEngine(
+    {
+      utilization: () => capacity.utilization(),
+      logger: logger.child("pricing"),
+      onChange: () => advertiser?.changed(),
+    },
+    {
+      fixed: { gpuHour, cpuCoreHour: config.pricing.cpuCoreHour, memGiBHour: config.pricing.memGiBHour },
+      dynamic: config.pricing.dynamic,
+    },
+  );
+  const prices = pricing;
+  const rates = () => prices.rates();
   advertiser = createAdvertiser({
     host,
     account,
     chainId,
     capacity,
     logger: logger.child("offer"),
-    rates: () => rates,
+    rates,
     addrs,
   });
   const bidEngine = createBidEngine(
@@ -119,11 +145,12 @@ export async function startProvider(
       escrow,
       capacity,
       logger: logger.child("bid"),
+      signals: { turnedAway: prices.turnedAway, lostOnPrice: prices.lostOnPrice },
       terms: () => ({
         provider: account.address,
         peerId,
         addrs: addrs(),
-        rates,
+        rates: rates(),
         granularity: config.receipts.granularity,
         receiptIntervalMs: config.receipts.intervalMs,
         bidValidityS: 60,
@@ -162,6 +189,8 @@ export async function startProvider(
       meterIntervalMs: config.runtime.meterIntervalMs,
       sandbox: config.runtime.sandbox,
       finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
+      // usage billing: GPU utilization and memory are metered through nvidia-smi when it found GPUs.
+      nvidiaSmi: preflight.state === "ok" ? config.runtime.nvidiaSmi : undefined,
       // Not the whole home: the job's own tools may live there. The work dir inside the data dir
       // is bound back in after the data dir is hidden.
       hidePaths: [
@@ -174,6 +203,7 @@ export async function startProvider(
   await jobService.start();
   bidEngine.start();
   advertiser.start();
+  prices.start();
   void redeemQuietly();
 
   let apiUrl: string | undefined;
@@ -184,15 +214,18 @@ export async function startProvider(
           store,
           adminToken: process.env.GRIDSPOT_ADMIN_TOKEN,
           redeem: () => redeemer.redeem(),
+          reconcile: () => reconcile(store, { publicClient: clients.publicClient, escrow }),
           status: () => ({
             provider: account.address,
             peerId,
             chainId,
             addrs: addrs(),
             resources: capacityTotals,
+            gpu: preflight,
             runningJobs: jobService.runningJobs(),
             jobs: listJobs(store, 1000).length,
-            rates,
+            rates: rates(),
+            pricing: prices.status(),
           }),
         });
   if (app !== undefined && config.api.port !== null) {
@@ -264,6 +297,7 @@ export async function startProvider(
     redeem: () => redeemer.redeem(),
     async stop() {
       advertiser?.stop();
+      prices.stop();
       bidEngine.stop();
       await jobService.stop();
       await app?.close();

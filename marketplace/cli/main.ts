@@ -4,7 +4,7 @@ import { UsageError } from "../errors/usage.ts";
 import { toJson } from "../messages/json.ts";
 import { KeystoreError } from "../wallet/keystore.ts";
 import { chainDeploy } from "./commands/chain.ts";
-import { jobInvoice, jobList, jobOptions, jobStatus, jobSubmit } from "./commands/job.ts";
+import { jobInvoice, jobList, jobOptions, jobStatus, jobSubmit, jobVerify } from "./commands/job.ts";
 import { providerApi } from "./commands/provider.ts";
 import type { CommandResult } from "./commands/types.ts";
 import { walletBalance, walletCreate, walletDeposit, walletFaucet } from "./commands/wallet.ts";
@@ -16,13 +16,14 @@ Usage: gridspot <group> <command> [options]
   wallet   create | balance | faucet | deposit AMOUNT
   job      submit [--gpus N] [--gpu-class C] [--cpus N] [--mem MiB] [--max-price-gpu-hour X]
                   [--budget X] [--max-duration S] [--input FILE]... [--output GLOB]... [--explain] -- COMMAND [ARGS]
-           list | status ID | invoice ID
+           list | status ID | invoice ID [--csv] | verify ID
   provider start --config FILE | status | redeem
   chain    deploy [--faucet]
 
 Every command takes --json (one JSON document on stdout), --rpc-url URL, --data-dir DIR,
 --deployments DIR, --bootstrap MULTIADDR. Keys: GRIDSPOT_PRIVATE_KEY (development) or an encrypted
-keystore opened with GRIDSPOT_PASSWORD. Exit codes: 0 ok, 1 error, 2 usage, 4 wallet.`;
+keystore opened with GRIDSPOT_PASSWORD. Spend caps and budget alerts: <data dir>/policy.json.
+Exit codes: 0 ok, 1 error (or a failed check), 2 usage, 4 wallet.`;
 
 /** Commands that live outside marketplace/ (the provider node), added by the executable. */
 export type ExtraCommands = Record<string, (argv: string[]) => Promise<CommandResult | undefined>>;
@@ -84,9 +85,11 @@ async function dispatch(
       const { options, positionals } = jobOptions(rest);
       return jobStatus(options, positionals[0]);
     }
-    case "job invoice": {
+    case "job invoice":
+      return jobInvoice(rest);
+    case "job verify": {
       const { options, positionals } = jobOptions(rest);
-      return jobInvoice(options, positionals[0]);
+      return jobVerify(options, positionals[0]);
     }
     case "provider status":
       return providerApi("status", rest);

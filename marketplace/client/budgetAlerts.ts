@@ -70,7 +70,8 @@ export function createBudgetAlerts(components: BudgetAlertsComponents, init: Bud
       for (const threshold of init.thresholds) {
         if (p.amount * 100n < BigInt(threshold) * p.budget) continue;
         const at = Date.now();
-        if (!recordAlert(components.store, { jobId: p.jobId, threshold, amount: p.amount, firedAt: at })) continue;
+        if (!recordAlert(components.store, { jobId: p.jobId, threshold, amount: p.amount, firedAt: at }))
+          continue;
         const alert: BudgetAlert = {
           type: "gridspot.budget.threshold",
           jobId: p.jobId,

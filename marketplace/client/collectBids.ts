@@ -15,6 +15,7 @@ import {
 } from "../p2p/constants.ts";
 import type { GridspotHost } from "../p2p/createHost.ts";
 import { type FrameChannel, frameChannel } from "../p2p/frames.ts";
+import { rateCardKey } from "../rating/rateCardKey.ts";
 
 export type OpenBid = { bid: Bid; receivedMs: number; channel: FrameChannel };
 
@@ -181,12 +182,12 @@ function checkAgreement(
   )
     return "resources";
   if (r.gpuClass !== undefined && a.gpuClass !== r.gpuClass) return "gpu class";
-  const key = (rates: Bid["rates"]) =>
-    rates
-      .map((x) => `${x.meter}:${x.price}/${x.per}`)
-      .sort()
-      .join(",");
-  if (key(a.rates) !== key(bid.rates)) return "rates differ from the bid";
+  // Tiers are part of a rate: an agreement may not add, drop or move a band the bid did not show.
+  if (rateCardKey(a.rates) !== rateCardKey(bid.rates)) return "rates differ from the bid";
+  // Nor a minimum charge the bid did not announce (a Bid carries none yet, so none is accepted).
+  const announced = (bid as { minimumCharge?: bigint }).minimumCharge;
+  if (a.minimumCharge !== undefined && a.minimumCharge !== 0n && a.minimumCharge !== announced)
+    return "a minimum charge the bid did not announce";
   if (a.granularity !== bid.granularity || a.receiptIntervalMs !== bid.receiptIntervalMs)
     return "receipt terms";
   return undefined;

@@ -1,12 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Address, LocalAccount } from "viem";
-import { providerRegistryAbi } from "../chain/artifacts.generated.ts";
+import type { LocalAccount } from "viem";
 import { createChainClients, type WalletChainClients } from "../chain/clients.ts";
 import { defaultDeploymentsDir } from "../chain/defaultDeploymentsDir.ts";
 import type { Deployment } from "../chain/deployment.ts";
 import { readDeployment } from "../chain/deployments.ts";
 import { createLogger, type Logger } from "../log/createLogger.ts";
+import { createActiveProviderCheck } from "../offer/activeProviders.ts";
+import { createOfferFeed, type OfferFeed } from "../offer/createOfferFeed.ts";
+import { OfferBook } from "../offer/offerBook.ts";
+import { createReputationReader, type ReputationReader } from "../order/reputation.ts";
 import { ORDERS_TOPIC } from "../p2p/constants.ts";
 import { createHost, type GridspotHost } from "../p2p/createHost.ts";
 import { loadOrCreatePeerKey } from "../p2p/peerKey.ts";
@@ -32,8 +35,13 @@ export type Submitter = {
   logger: Logger;
   /** `<dataDir>/policy.json`: spend caps and budget alerts (defaults when there is no file). */
   policy: SpendPolicy;
-  /** Started on first use: commands that only touch the chain never start libp2p. */
-  network(): Promise<{ host: GridspotHost; bids: BidCollector }>;
+  /**
+   * Started on first use: commands that only touch the chain never start libp2p. `offers` is the
+   * market's live offers (`/gridspot/offers/1`, validated, active providers only).
+   */
+  network(): Promise<{ host: GridspotHost; bids: BidCollector; offers: OfferBook }>;
+  /** Providers' on-chain history (redemptions, early closes), read once and kept for the session. */
+  reputation: ReputationReader;
   close(): Promise<void>;
 };
 
@@ -52,8 +60,16 @@ export async function createSubmitter(
     clients.chain.id,
   );
   const store = openSubmitterStore(join(settings.dataDir, "submitter.db"));
-  const active = new Map<Address, boolean>();
-  let network: { host: GridspotHost; bids: BidCollector } | undefined;
+  const isActiveProvider = createActiveProviderCheck({
+    publicClient: clients.publicClient,
+    registry: deployment.contracts.providerRegistry,
+  });
+  const reputation = createReputationReader({
+    publicClient: clients.publicClient,
+    escrow: deployment.contracts.computeEscrow,
+    fromBlock: deployment.deployBlock,
+  });
+  let network: { host: GridspotHost; bids: BidCollector; offers: OfferBook; feed: OfferFeed } | undefined;
 
   return {
     account,
@@ -62,6 +78,7 @@ export async function createSubmitter(
     store,
     logger,
     policy,
+    reputation,
     async network() {
       if (network !== undefined) return network;
       const host = await createHost({
@@ -76,25 +93,24 @@ export async function createSubmitter(
         account,
         chainId: clients.chain.id,
         logger: logger.child("bid"),
-        isActiveProvider: async (provider) => {
-          const cached = active.get(provider);
-          if (cached !== undefined) return cached;
-          const ok = await clients.publicClient.readContract({
-            address: deployment.contracts.providerRegistry,
-            abi: providerRegistryAbi,
-            functionName: "isActive",
-            args: [provider],
-          });
-          active.set(provider, ok);
-          return ok;
-        },
+        isActiveProvider,
       });
       await bids.start();
-      network = { host, bids };
+      const offers = new OfferBook();
+      const feed = createOfferFeed({
+        host,
+        chainId: clients.chain.id,
+        book: offers,
+        logger: logger.child("offer"),
+        isActiveProvider,
+      });
+      feed.start();
+      network = { host, bids, offers, feed };
       return network;
     },
     async close() {
       if (network !== undefined) {
+        network.feed.stop();
         await network.bids.stop();
         await network.host.stop();
       }

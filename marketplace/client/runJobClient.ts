@@ -15,7 +15,7 @@ import { frameChannel } from "../p2p/frames.ts";
 import { verifyDebitNote } from "../receipt/verifyDebitNote.ts";
 import type { Store } from "../store/openStore.ts";
 import type { BudgetAlerts } from "./budgetAlerts.ts";
-import { type SpendCaps, SpendCapError } from "./spendCapRefusal.ts";
+import { SpendCapError, type SpendCaps } from "./spendCapRefusal.ts";
 import { insertNoteRecord, recordSignedVoucher, updateSubmitterJob } from "./submitterStore.ts";
 
 export class JobRefusedError extends BaseError {
@@ -112,9 +112,11 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
   let startedAt = Date.now();
   let previous: DebitNote | undefined;
   const toleranceMs = agreement.receiptIntervalMs + 2_000;
+  const idleTimeoutMs = Math.max(30_000, 4 * agreement.receiptIntervalMs * (agreement.graceIntervals + 1));
   try {
     for (;;) {
-      const frame = await channel.read(providerFrame);
+      // A provider sends a note every receipt interval: silence far beyond that means it is gone.
+      const frame = await channel.read(providerFrame, { signal: AbortSignal.timeout(idleTimeoutMs) });
       if (frame.type === "error")
         throw new JobRefusedError(`The provider refused the job: ${frame.code}`, { details: frame.message });
       if (frame.type === "started") startedAt = Date.now();
@@ -170,7 +172,13 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
             // it. The spend caps are checked in the same transaction; a refused signature is dropped.
             recordSignedVoucher(
               store,
-              { channelId: p.channelId, cumulative: note.channelCumulative, signature, jobId, noteSeq: note.seq },
+              {
+                channelId: p.channelId,
+                cumulative: note.channelCumulative,
+                signature,
+                jobId,
+                noteSeq: note.seq,
+              },
               p.caps,
             );
           } catch (error) {

@@ -24,7 +24,11 @@ export type SpendCapRefusalParameters = {
  * the channel cap bounds the channel's cumulative amount; the daily cap bounds what this submitter
  * signed since midnight UTC over all jobs plus what this voucher adds.
  */
-export function spendCapRefusal(store: Store, caps: SpendCaps, p: SpendCapRefusalParameters): string | undefined {
+export function spendCapRefusal(
+  store: Store,
+  caps: SpendCaps,
+  p: SpendCapRefusalParameters,
+): string | undefined {
   if (caps.channelCap !== null && p.cumulative > caps.channelCap) {
     return `channel cap: channel ${p.channelId} would reach ${p.cumulative}, above the cap of ${caps.channelCap}`;
   }

@@ -8,11 +8,12 @@ import type { JobSpec } from "../messages/job.ts";
 import type { JobOrder, Requirements } from "../messages/order.ts";
 import type { Rate } from "../messages/primitives.ts";
 import { estimateCost } from "../order/estimateCost.ts";
+import { type DeclineSummary, summarizeDeclines } from "../order/explainDeclines.ts";
 import { scoreBids } from "../order/scoreBids.ts";
 import { ORDER_TTL_S, ORDERS_TOPIC } from "../p2p/constants.ts";
-import type { Submitter } from "./createSubmitter.ts";
 import { createBudgetAlerts } from "./budgetAlerts.ts";
 import { SPEND_POLICY_FILE } from "./constants.ts";
+import type { Submitter } from "./createSubmitter.ts";
 import { ensureChannel } from "./ensureChannel.ts";
 import { type JobEvents, type JobResult, runJobClient } from "./runJobClient.ts";
 import { signedSince, startOfUtcDay } from "./signedSince.ts";
@@ -47,10 +48,14 @@ export type SubmitJobReturnType = JobResult & {
   budget: bigint;
   bids: number;
   declines: Decline[];
+  /** Who saw the order and why those that did not bid declined ("5 providers saw the order: …"). */
+  explanation: DeclineSummary;
   redeemTx: `0x${string}` | null;
 };
 
 const newId = () => randomBytes(12).toString("base64url");
+/** The most the auction waits, after the bid window, for the providers' on-chain history. */
+const REPUTATION_WAIT_MS = 2_000;
 
 /**
  * The whole job: publish the order, collect bids for the window, accept the best, make sure a funded
@@ -94,22 +99,39 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     expiresAt: Math.floor(Date.now() / 1000) + ORDER_TTL_S,
     payload: order,
   });
+  // Reputation ties equal prices; reading it runs during the bid window and never delays the auction long.
+  const reputationRead = submitter.reputation.read().then(
+    () => true,
+    (error: Error) => {
+      submitter.logger.warn("provider reputation unavailable", { error: error.message.split("\n")[0] });
+      return false;
+    },
+  );
   await host.services.pubsub.publish(ORDERS_TOPIC, new TextEncoder().encode(JSON.stringify(signed)));
   progress(`order ${order.orderId} published; collecting bids for ${p.bidWindowMs} ms`);
   await sleep(p.bidWindowMs);
   const { bids: received, declines } = bids.close(order.orderId);
-  const ranked = scoreBids(received, p.requirements);
+  await Promise.race([reputationRead, sleep(REPUTATION_WAIT_MS)]);
+  const ranked = scoreBids(received, p.requirements, (provider) => submitter.reputation.of(provider).score);
   const openBids = new Map(received.map((b) => [b.bid, b]));
 
   const jobId = newId();
   let accepted: Awaited<ReturnType<typeof bids.accept>> | undefined;
   let winnerIndex = -1;
+  let backedOut = 0;
+  let failed = 0;
   for (const [i, candidate] of ranked.entries()) {
     const open = openBids.get(candidate.bid);
     if (open === undefined) continue;
     try {
       accepted = await bids.accept(order, open, jobId);
+      // The bid engine refuses an Accept only when its capacity went to another order since the bid.
+      if (accepted === undefined) {
+        backedOut += 1;
+        progress(`${candidate.bid.provider} backed out: its capacity was taken since the bid`);
+      }
     } catch (error) {
+      failed += 1;
       progress(`bid from ${candidate.bid.provider} failed: ${(error as Error).message}`);
     }
     if (accepted !== undefined) {
@@ -121,10 +143,10 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     const open = openBids.get(other.bid);
     if (i !== winnerIndex && open !== undefined) await bids.pass(order, open);
   }
+  const explanation = summarizeDeclines({ bids: received.length, declines, backedOut, failed });
+  if (p.explain || accepted === undefined) progress(explanation.text);
   if (accepted === undefined) {
-    throw new NoBidsError(`No provider took order ${order.orderId}`, {
-      details: explainDeclines(received.length, declines),
-    });
+    throw new NoBidsError(`No provider took order ${order.orderId}: ${explanation.text}`);
   }
   const { agreement, signatures } = accepted;
   const winner = ranked[winnerIndex];
@@ -218,6 +240,7 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     budget,
     bids: received.length,
     declines,
+    explanation,
     redeemTx,
   };
 }
@@ -247,14 +270,11 @@ export async function waitForRedeem(
   return null;
 }
 
-/** "3 providers saw the order: 2 price-above-max, 1 gpu-class" — never an unexplained "no bids". */
+/**
+ * "3 providers saw the order: 2 price-above-max, 1 bid (1 then no-capacity: …)" for an auction
+ * none of whose `bidCount` bids led to an agreement: never an unexplained "no bids". The one
+ * implementation is `summarizeDeclines`.
+ */
 export function explainDeclines(bidCount: number, declines: readonly Decline[]): string {
-  const counts = new Map<string, number>();
-  for (const d of declines) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1);
-  const parts = [...counts].map(([reason, n]) => `${n} ${reason}`);
-  if (bidCount > 0) parts.push(`${bidCount} bid but backed out`);
-  const seen = declines.length + bidCount;
-  if (seen === 0)
-    return "No provider answered: none is reachable, or none fits and the order did not ask to --explain.";
-  return `${seen} provider(s) answered: ${parts.join(", ")}`;
+  return summarizeDeclines({ bids: bidCount, declines, backedOut: bidCount }).text;
 }

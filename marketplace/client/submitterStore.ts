@@ -2,7 +2,7 @@ import { BaseError } from "../errors/base.ts";
 import type { Migration } from "../store/migration.ts";
 import { openStore, type Store } from "../store/openStore.ts";
 import { withTransaction } from "../store/withTransaction.ts";
-import { type SpendCaps, SpendCapError, spendCapRefusal } from "./spendCapRefusal.ts";
+import { SpendCapError, type SpendCaps, spendCapRefusal } from "./spendCapRefusal.ts";
 
 /**
  * The submitter's durable state (DESIGN §7): channels and what was signed on them, jobs, the notes

@@ -10,21 +10,36 @@ export type BookEntry = { offer: CapacityOffer; expiresAt: number; receivedAt: n
 export class OfferBook {
   readonly #entries = new Map<string, BookEntry>();
   readonly #now: () => number;
+  #lastAddedAt: number | undefined;
 
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Adds an offer; false when it is not newer than the one held for that provider. */
+  /** Adds an offer (its envelope expires at `expiresAtS`, Unix seconds); false when it is not newer than the one held. */
   add(offer: CapacityOffer, expiresAtS: number): boolean {
     const key = offer.provider.toLowerCase();
     const held = this.#entries.get(key);
-    if (held !== undefined && held.offer.seq >= offer.seq) return false;
-    this.#entries.set(key, { offer, expiresAt: expiresAtS * 1000, receivedAt: this.#now() });
+    if (held !== undefined && held.offer.seq >= offer.seq && held.expiresAt > this.#now()) return false;
+    const now = this.#now();
+    if (expiresAtS * 1000 <= now) return false;
+    this.#entries.set(key, { offer, expiresAt: expiresAtS * 1000, receivedAt: now });
+    this.#lastAddedAt = now;
     return true;
   }
 
-  /** Live offers, optionally only those with GPUs of `gpuClass`. */
+  /** The seq of the live offer held for `provider`, if any: a gossiped offer must be newer. */
+  seqOf(provider: string): number | undefined {
+    const held = this.#entries.get(provider.toLowerCase());
+    return held === undefined || held.expiresAt <= this.#now() ? undefined : held.offer.seq;
+  }
+
+  /** When an offer last entered the book (epoch ms), to tell when offers stop arriving. */
+  get lastAddedAt(): number | undefined {
+    return this.#lastAddedAt;
+  }
+
+  /** Live offers, optionally only those with GPUs of `gpuClass`, ordered by provider address. */
   offers(filter: { gpuClass?: string | undefined } = {}): BookEntry[] {
     const now = this.#now();
     const live: BookEntry[] = [];
@@ -36,7 +51,7 @@ export class OfferBook {
       if (filter.gpuClass !== undefined && !entry.offer.resources.some((r) => r.class === filter.gpuClass)) continue;
       live.push(entry);
     }
-    return live.sort((a, b) => (a.offer.provider < b.offer.provider ? -1 : 1));
+    return live.sort((a, b) => (a.offer.provider.toLowerCase() < b.offer.provider.toLowerCase() ? -1 : 1));
   }
 
   get size(): number {

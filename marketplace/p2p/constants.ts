@@ -4,8 +4,14 @@ export const ORDERS_TOPIC = "/gridspot/orders/1";
 export const BID_PROTOCOL = "/gridspot/bid/1.0.0";
 export const JOB_PROTOCOL = "/gridspot/job/1.0.0";
 
-/** A gossiped offer or order, envelope included. */
+/** A gossiped offer or order, envelope included: a bigger one is rejected (and its sender penalised). */
 export const MAX_GOSSIP_MESSAGE_BYTES = 16 * 1024;
+/**
+ * One gossipsub RPC frame on the wire: a message plus control (IHAVE/IWANT ids of recent messages).
+ * A frame above it is not decoded at all and the sender's stream is dropped. Sized for the control
+ * traffic of a large market: ~1,000 recent message ids of ~50 bytes each, plus one whole message.
+ */
+export const MAX_GOSSIP_RPC_BYTES = 256 * 1024;
 /** One frame on the bid stream. */
 export const MAX_BID_FRAME_BYTES = 32 * 1024;
 /** One frame on the job stream: the start frame carries the inputs, the outputs frame the outputs. */
@@ -18,9 +24,45 @@ export const MAX_LOG_CHUNK_BYTES = 32 * 1024;
 
 /** How long a peer may take to answer one frame on the bid stream before we give up on it. */
 export const BID_FRAME_TIMEOUT_MS = 10_000;
-/** Inbound bid streams one peer may hold open at once, and the rate limit per peer. */
+/** Inbound bid streams one peer may hold open at once. */
 export const MAX_INBOUND_BID_STREAMS = 32;
+/**
+ * Submitter side: new bid streams accepted from one remote peer, a token bucket of
+ * `BID_STREAM_BURST` refilled at `BID_STREAMS_PER_PEER_PER_S`. An honest provider opens one stream
+ * per order it answers, and a submitter has a few orders open at most; a stream over the limit is
+ * reset at once, before a byte of it is read.
+ */
+export const BID_STREAMS_PER_PEER_PER_S = 10;
+export const BID_STREAM_BURST = 20;
+/**
+ * Provider side: orders from one submitter peer the bid engine answers, a token bucket of
+ * `ORDERS_ANSWERED_BURST` refilled at `ORDERS_ANSWERED_PER_PEER_PER_S`. Each answer costs a
+ * signature and an outbound stream; orders over the limit are still validated and forwarded, just
+ * not answered by this node.
+ */
+export const ORDERS_ANSWERED_PER_PEER_PER_S = 5;
+export const ORDERS_ANSWERED_BURST = 10;
+/** Peers a rate limiter remembers at once: beyond it, the fullest (idlest) buckets are forgotten. */
+export const RATE_LIMIT_MAX_PEERS = 10_000;
 export const OFFER_INTERVAL_MS = 30_000;
 /** How long an offer or order stays valid. */
 export const OFFER_TTL_S = 90;
 export const ORDER_TTL_S = 60;
+
+/** The market's own Kademlia DHT, kept apart from the public IPFS one. */
+export const DHT_PROTOCOL = "/gridspot/kad/1.0.0";
+/**
+ * Connections a node keeps at least: below it, it dials peers it learned of (DHT lookups, gossipsub
+ * peer exchange) until it is back above. Gossipsub wants D = 6 mesh peers per topic (at least
+ * Dlo = 4), so a few more than that.
+ */
+export const MIN_CONNECTIONS = 8;
+/** How often a node checks it has MIN_CONNECTIONS, and looks for more peers when it does not. */
+export const PEER_CHECK_INTERVAL_MS = 2_000;
+/** Dials to discovered peers in flight at once, and how long each may take. */
+export const MAX_PARALLEL_DISCOVERY_DIALS = 4;
+export const DISCOVERY_DIAL_TIMEOUT_MS = 5_000;
+/** How long one DHT random walk for new peers may run. */
+export const RANDOM_WALK_TIMEOUT_MS = 5_000;
+/** How long createHost waits for each bootstrap peer before going on without it. */
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000;

@@ -3,33 +3,85 @@ import { yamux } from "@chainsafe/libp2p-yamux";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { PrivateKey } from "@libp2p/interface";
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from "@libp2p/kad-dht";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { MAX_GOSSIP_MESSAGE_BYTES } from "./constants.ts";
+import {
+  DHT_PROTOCOL,
+  MAX_GOSSIP_MESSAGE_BYTES,
+  MAX_GOSSIP_RPC_BYTES,
+  MIN_CONNECTIONS,
+  OFFERS_TOPIC,
+  ORDERS_TOPIC,
+} from "./constants.ts";
+import { MARKET_SCORE_THRESHOLDS, marketScoreParams } from "./gossipScoring.ts";
+import { type KeepPeers, keepPeers } from "./keepPeers.ts";
 
 export type GridspotHost = Libp2p<{
   pubsub: GossipSub;
   identify: ReturnType<ReturnType<typeof identify>>;
   ping: ReturnType<ReturnType<typeof ping>>;
+  dht: KadDHT;
+  peers: KeepPeers;
 }>;
 
 export type CreateHostParameters = {
   privateKey: PrivateKey;
   /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
   listen: string[];
-  /** Multiaddrs (with /p2p/<id>) to dial at start. */
+  /**
+   * Multiaddrs (with /p2p/<id>) dialled at start and redialled when they drop. One is enough: the
+   * DHT and gossipsub peer exchange find the rest of the network.
+   */
   bootstrap?: string[];
   /**
-   * Turn off gossipsub's IP-colocation penalty. Only for tests and local demos, where every peer is
-   * on 127.0.0.1 and the default penalty would break the mesh; production keeps the default.
+   * Every peer is on 127.0.0.1 or a private network (tests, local demos). Turns off gossipsub's
+   * IP-colocation penalty, which would otherwise break a mesh of many peers on one address, and
+   * keeps private addresses in DHT records. Production keeps both defaults.
    */
   localNetwork?: boolean;
+  /**
+   * Answer other peers' DHT queries (default true: providers and other long-running nodes). A
+   * short-lived client, such as the submitter CLI, may pass false: it still uses the DHT.
+   */
+  dhtServer?: boolean;
+  /**
+   * A well-connected node (a bootstrap peer): when it prunes peers from a crowded gossip mesh it
+   * tells them of other peers to connect to. Peers take that only from their bootstrap peers.
+   */
+  peerExchange?: boolean;
+  /** Connections to keep at least (MIN_CONNECTIONS). */
+  minConnections?: number;
 };
 
-/** A libp2p host with TCP, Noise, Yamux, identify, ping and gossipsub, as gridspot nodes use it. */
+/**
+ * Gossip messages above MAX_GOSSIP_MESSAGE_BYTES fail the inbound transform, which gossipsub counts
+ * as an invalid message from the sender (a Reject, with its score penalty). Outbound is left alone:
+ * the receivers are the ones that enforce the limit.
+ */
+const messageSizeLimit = {
+  inboundTransform(topic: string, data: Uint8Array): Uint8Array {
+    if (data.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
+      throw new RangeError(`${data.byteLength}-byte message on ${topic} exceeds ${MAX_GOSSIP_MESSAGE_BYTES}`);
+    }
+    return data;
+  },
+  outboundTransform: (_topic: string, data: Uint8Array): Uint8Array => data,
+};
+
+/**
+ * A libp2p host with TCP, Noise, Yamux, identify, ping, gossipsub with peer scoring, the market's
+ * Kademlia DHT and a service that keeps it connected to enough peers, as gridspot nodes use it.
+ * When it resolves, every bootstrap peer that answered is connected.
+ */
 export async function createHost(parameters: CreateHostParameters): Promise<GridspotHost> {
+  const localNetwork = parameters.localNetwork === true;
+  const bootstrap = (parameters.bootstrap ?? []).map((a) => multiaddr(a));
+  const bootstrapPeers = new Set(
+    bootstrap.flatMap((a) => a.getComponents().flatMap((c) => (c.name === "p2p" && c.value ? [c.value] : []))),
+  );
   const host = await createLibp2p({
     privateKey: parameters.privateKey,
     addresses: { listen: parameters.listen },
@@ -43,17 +95,32 @@ export async function createHost(parameters: CreateHostParameters): Promise<Grid
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         globalSignaturePolicy: "StrictSign",
-        maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES * 2,
-        ...(parameters.localNetwork === true
-          ? { scoreParams: { IPColocationFactorWeight: 0 }, scoreThresholds: { graylistThreshold: -1000 } }
-          : {}),
+        // Only the market's topics: other topics' subscriptions and messages are dropped unread.
+        allowedTopics: [OFFERS_TOPIC, ORDERS_TOPIC],
+        maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+        decodeRpcLimits: {
+          maxSubscriptions: 16,
+          maxMessages: 256,
+          maxIhaveMessageIDs: 5_000,
+          maxIwantMessageIDs: 5_000,
+          maxControlMessages: 64,
+          maxIdontwantMessageIDs: 512,
+          maxPeerInfos: 16,
+        },
+        dataTransform: messageSizeLimit,
+        scoreParams: marketScoreParams({ bootstrapPeers, localNetwork }),
+        scoreThresholds: MARKET_SCORE_THRESHOLDS,
+        doPX: parameters.peerExchange === true,
       }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: parameters.dhtServer === false,
+        peerInfoMapper: localNetwork ? passthroughMapper : removePrivateAddressesMapper,
+        logPrefix: "gridspot:dht",
+      }),
+      peers: keepPeers({ bootstrap, minConnections: parameters.minConnections ?? MIN_CONNECTIONS }),
     },
   });
-  for (const addr of parameters.bootstrap ?? []) {
-    await host.dial(multiaddr(addr), { signal: AbortSignal.timeout(5_000) }).catch((error: Error) => {
-      host.logger.forComponent("gridspot:p2p").error("bootstrap dial %s failed: %s", addr, error.message);
-    });
-  }
+  await host.services.peers.dialBootstrap();
   return host;
 }

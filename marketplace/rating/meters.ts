@@ -25,7 +25,13 @@ export type Meter = (typeof METERS)[number];
  * Meters whose unit is milliseconds (times a resource): the agreement's billing granularity rounds
  * these up; counts and bytes are never rounded.
  */
-export const TIME_METERS: readonly Meter[] = ["gpu_ms", "cpu_core_ms", "mem_mib_ms", "gpu_util_ms", "gpu_mem_mib_ms"];
+export const TIME_METERS: readonly Meter[] = [
+  "gpu_ms",
+  "cpu_core_ms",
+  "mem_mib_ms",
+  "gpu_util_ms",
+  "gpu_mem_mib_ms",
+];
 
 /** True when `name` is a known meter. */
 export function isMeter(name: string): name is Meter {

@@ -46,7 +46,14 @@ export function rateUsage(
     const billedQuantity = TIME_METERS.includes(rate.meter)
       ? roundUpToGranularity(quantity, granularity)
       : quantity;
-    const line: RatedLine = { meter: rate.meter, quantity, billedQuantity, price: rate.price, per: rate.per, amount: 0n };
+    const line: RatedLine = {
+      meter: rate.meter,
+      quantity,
+      billedQuantity,
+      price: rate.price,
+      per: rate.per,
+      amount: 0n,
+    };
     if (rate.tiers === undefined) {
       line.amount = (billedQuantity * rate.price) / rate.per;
     } else {

@@ -2,10 +2,14 @@ import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { toJsonValue } from "../../marketplace/messages/json.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
+import type { ReconcileReport } from "../settle/reconcileTypes.ts";
 import { getJob, listJobs } from "../store/jobRecords.ts";
 import { jobVouchers, listNotes, receiptStats } from "../store/receiptRecords.ts";
 import { usageTotals } from "../store/usageTotals.ts";
+import { registerInvoiceRoute } from "./invoiceRoute.ts";
 import { renderMetrics } from "./metrics.ts";
+import { registerReconcileRoute } from "./reconcileRoute.ts";
+import { registerUsageRoutes } from "./usageRoutes.ts";
 
 export type ApiComponents = {
   store: Store;
@@ -14,6 +18,8 @@ export type ApiComponents = {
   redeem: () => Promise<unknown>;
   /** Required in `Authorization: Bearer <token>` for writes; writes are off without one. */
   adminToken: string | undefined;
+  /** Reconciles ledger, notes, vouchers and the chain (GET /v1/reconcile); 503 without it. */
+  reconcile?: (() => Promise<ReconcileReport>) | undefined;
 };
 
 const jobIdParams = {
@@ -77,6 +83,10 @@ export function buildApp(components: ApiComponents): FastifyInstance {
   app.post("/v1/redeem", { preHandler: requireAdmin }, async () =>
     toJsonValue({ result: (await components.redeem()) ?? null }),
   );
+
+  registerUsageRoutes(app, { store, requireAdmin });
+  registerReconcileRoute(app, { reconcile: components.reconcile });
+  registerInvoiceRoute(app, { store, params: jobIdParams });
 
   app.get("/metrics", async (_request, reply) => {
     reply.type("text/plain; version=0.0.4");

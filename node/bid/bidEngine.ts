@@ -13,6 +13,7 @@ import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
   MAX_BID_FRAME_BYTES,
+  MAX_GOSSIP_MESSAGE_BYTES,
   ORDERS_TOPIC,
 } from "../../marketplace/p2p/constants.ts";
 import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
@@ -34,6 +35,15 @@ export type BidEngineComponents = {
   logger: Logger;
   /** Our current terms (rates move with the pricing engine). */
   terms: () => BidTerms;
+  /** Demand signals for the pricing engine, by resource class (GPU class, `cpu`, `mem`). */
+  signals?: BidSignals;
+};
+
+export type BidSignals = {
+  /** An order we could run but not now: the classes that were short. */
+  turnedAway(classes: string[]): void;
+  /** The submitter passed on our bid (it took a cheaper one): the classes the bid priced. */
+  lostOnPrice(classes: string[]): void;
 };
 
 export type BidEngineInit = {
@@ -62,6 +72,10 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
 
   const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
     if (message.type !== "signed") return TopicValidatorResult.Reject;
+    if (message.data.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
+      logger.debug("order rejected", { reason: "oversized", bytes: message.data.byteLength });
+      return TopicValidatorResult.Reject;
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(new TextDecoder().decode(message.data));
@@ -104,6 +118,8 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
     const terms = components.terms();
     const nowS = Math.floor(Date.now() / 1000);
     const evaluation = evaluateOrder(order, capacity, terms, nowS);
+    if (evaluation.kind === "decline" && evaluation.decline.reason === "no-capacity")
+      components.signals?.turnedAway(capacity.shortages(order.requirements));
     if (evaluation.kind === "decline" && !order.explain) {
       logger.debug("not bidding", { orderId: order.orderId, reason: evaluation.decline.reason });
       return;
@@ -147,20 +163,25 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         logger.warn("invalid bid answer", { orderId: order.orderId });
         return;
       }
-      if (answer.value.type === "pass") return;
+      const bid = evaluation.bid;
+      if (answer.value.type === "pass") {
+        components.signals?.lostOnPrice(bid.gpuClass === undefined ? ["cpu", "mem"] : [bid.gpuClass]);
+        return;
+      }
       const jobId = answer.value.jobId;
       const holdUntil = Date.now() + init.holdMs;
-      const reservation = held.has(jobId)
-        ? undefined
-        : capacity.reserve(jobId, order.requirements, holdUntil);
+      // Hold the class we priced: an order that names none must not land on a dearer class than bid.
+      const wanted =
+        bid.gpuClass === undefined ? order.requirements : { ...order.requirements, gpuClass: bid.gpuClass };
+      const reservation = held.has(jobId) ? undefined : capacity.reserve(jobId, wanted, holdUntil);
       if (reservation === undefined) {
+        components.signals?.turnedAway(capacity.shortages(wanted));
         await channel.write(
           { type: "error", code: "no-capacity", message: "capacity taken since the bid" },
           { signal },
         );
         return;
       }
-      const bid = evaluation.bid;
       const terms: Agreement = {
         jobId,
         orderId: order.orderId,
@@ -230,6 +251,10 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
       pubsub.removeEventListener("message", onMessage);
       pubsub.topicValidators.delete(ORDERS_TOPIC);
       pubsub.unsubscribe(ORDERS_TOPIC);
+    },
+    /** The agreement held for `jobId`, left in place (to check a start before taking it). */
+    peekAgreement(jobId: string): HeldAgreement | undefined {
+      return held.get(jobId);
     },
     /** The agreement held for `jobId`, taken: a job starts once. */
     takeAgreement(jobId: string): HeldAgreement | undefined {

@@ -98,6 +98,69 @@ export class Capacity {
     return { fits: true, gpuClass: pick.gpuClass };
   }
 
+  /**
+   * The GPU classes that could take `req` now (enough free GPUs of the VRAM asked for, with the
+   * cores and memory free too), in the order `check` would try them. Empty for a CPU-only order.
+   */
+  freeClasses(req: Requirements): string[] {
+    if (req.gpus === 0) return [];
+    const free = this.free();
+    if (free.cpuCores < req.cpuCores || free.memMiB < req.memMiB) return [];
+    const classes: string[] = [];
+    for (const [cls, slots] of free.gpusByClass) {
+      if (req.gpuClass !== undefined && cls !== req.gpuClass) continue;
+      if (slots.filter((g) => req.vramMiB === undefined || g.vramMiB >= req.vramMiB).length >= req.gpus)
+        classes.push(cls);
+    }
+    return classes;
+  }
+
+  /**
+   * What was short when `req` could run here but not now (a `no-capacity` decline): the GPU classes
+   * it could use whose free GPUs are too few, `cpu` and `mem`. The pricing engine counts these as
+   * orders turned away for capacity.
+   */
+  shortages(req: Requirements): string[] {
+    const free = this.free();
+    const short: string[] = [];
+    if (req.gpus > 0) {
+      const classes = new Map<string, number>();
+      for (const g of this.#totals.gpus) {
+        if (req.gpuClass !== undefined && g.class !== req.gpuClass) continue;
+        if (req.vramMiB !== undefined && g.vramMiB < req.vramMiB) continue;
+        classes.set(g.class, (classes.get(g.class) ?? 0) + 1);
+      }
+      for (const [cls, count] of classes) {
+        if (count < req.gpus) continue;
+        const freeHere = (free.gpusByClass.get(cls) ?? []).filter(
+          (g) => req.vramMiB === undefined || g.vramMiB >= req.vramMiB,
+        ).length;
+        if (freeHere < req.gpus) short.push(cls);
+      }
+    }
+    if (free.cpuCores < req.cpuCores) short.push("cpu");
+    if (free.memMiB < req.memMiB) short.push("mem");
+    return short;
+  }
+
+  /**
+   * Units held (reserved or running) and in all, per resource class: each GPU class by name, `cpu`
+   * (cores) and `mem` (MiB). The pricing engine's utilization signal.
+   */
+  utilization(): Map<string, { used: number; total: number }> {
+    const free = this.free();
+    const out = new Map<string, { used: number; total: number }>();
+    for (const g of this.#totals.gpus) {
+      const u = out.get(g.class) ?? { used: 0, total: 0 };
+      u.total += 1;
+      out.set(g.class, u);
+    }
+    for (const [cls, u] of out) u.used = u.total - (free.gpusByClass.get(cls)?.length ?? 0);
+    out.set("cpu", { used: this.#totals.cpuCores - free.cpuCores, total: this.#totals.cpuCores });
+    out.set("mem", { used: this.#totals.memMiB - free.memMiB, total: this.#totals.memMiB });
+    return out;
+  }
+
   /** Holds capacity for `jobId` until `holdUntil`; undefined when it no longer fits. */
   reserve(jobId: string, req: Requirements, holdUntil: number): Reservation | undefined {
     const pick = this.#pick(req);

@@ -1,8 +1,9 @@
 import type { Bid, Decline } from "../../marketplace/messages/bid.ts";
 import type { JobOrder } from "../../marketplace/messages/order.ts";
 import type { Granularity, Rate } from "../../marketplace/messages/primitives.ts";
+import { estimateCost } from "../../marketplace/order/estimateCost.ts";
 import { rateAboveMax } from "../../marketplace/order/rateAboveMax.ts";
-import { ratesForJob } from "../pricing/rates.ts";
+import { MS_PER_HOUR, ratesForJob } from "../pricing/rates.ts";
 import type { Capacity } from "./capacity.ts";
 
 export type BidTerms = {
@@ -18,7 +19,12 @@ export type BidTerms = {
 /** The bid engine's decision for one order: a bid, or a decline with its reason code. */
 export type Evaluation = { kind: "bid"; bid: Bid } | { kind: "decline"; decline: Decline };
 
-/** Pure: does the order fit this node now, and at our current price is it within the order's maxima? */
+/**
+ * Pure: does the order fit this node now, and at our current price is it within the order's maxima?
+ * An order that names no GPU class gets the cheapest class that fits now and is within its maxima
+ * (cost of an hour of its full requirements; ties by class name), so a node never declines on price
+ * while another of its classes would have done.
+ */
 export function evaluateOrder(
   order: JobOrder,
   capacity: Capacity,
@@ -29,15 +35,37 @@ export function evaluateOrder(
     kind: "decline",
     decline: { orderId: order.orderId, provider: terms.provider, reason, detail },
   });
-  const fit = capacity.check(order.requirements);
+  const req = order.requirements;
+  const fit = capacity.check(req);
   if (!fit.fits) return decline(fit.reason, fit.detail);
-  const rates = ratesForJob(terms.rates, fit.gpuClass);
-  const above = rateAboveMax(rates, order.maxRates);
-  if (above !== undefined) {
-    return decline(
-      "price-above-max",
-      `${above.rate.meter} at ${above.rate.price}/${above.rate.per} above the maximum`,
-    );
+  const classes = req.gpus > 0 && req.gpuClass === undefined ? capacity.freeClasses(req) : [fit.gpuClass];
+  let best: { gpuClass: string | undefined; rates: Rate[]; cost: bigint } | undefined;
+  let firstAbove: ReturnType<typeof rateAboveMax>;
+  for (const gpuClass of classes) {
+    // A free class without a price is not for sale (the operator priced none of its kind).
+    if (gpuClass !== undefined && !terms.rates.some((r) => r.meter === "gpu_ms" && r.gpuClass === gpuClass))
+      continue;
+    const rates = ratesForJob(terms.rates, gpuClass);
+    const above = rateAboveMax(rates, order.maxRates);
+    if (above !== undefined) {
+      firstAbove ??= above;
+      continue;
+    }
+    const cost = estimateCost(rates, req, MS_PER_HOUR);
+    if (
+      best === undefined ||
+      cost < best.cost ||
+      (cost === best.cost && (gpuClass ?? "") < (best.gpuClass ?? ""))
+    )
+      best = { gpuClass, rates, cost };
+  }
+  if (best === undefined) {
+    return firstAbove === undefined
+      ? decline("gpu-class", "no priced GPU class fits")
+      : decline(
+          "price-above-max",
+          `${firstAbove.rate.meter} at ${firstAbove.rate.price}/${firstAbove.rate.per} above the maximum`,
+        );
   }
   return {
     kind: "bid",
@@ -46,8 +74,8 @@ export function evaluateOrder(
       provider: terms.provider,
       peerId: terms.peerId,
       addrs: terms.addrs,
-      ...(fit.gpuClass === undefined ? {} : { gpuClass: fit.gpuClass }),
-      rates,
+      ...(best.gpuClass === undefined ? {} : { gpuClass: best.gpuClass }),
+      rates: best.rates,
       pricing: "fixed",
       granularity: terms.granularity,
       receiptIntervalMs: terms.receiptIntervalMs,

@@ -5,8 +5,48 @@ import { z } from "zod";
 import { UsageError } from "../../marketplace/errors/usage.ts";
 import { summarizeZodError } from "../../marketplace/messages/envelope.ts";
 import { gpuClass, granularity, uint } from "../../marketplace/messages/primitives.ts";
+import type { PriceCurve } from "../pricing/nextPrice.ts";
 
 const GRID = 10n ** 18n;
+const GPU_CLASS = /^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/;
+
+/**
+ * One resource class's price curve (DESIGN §6): prices per hour in token base units like the fixed
+ * ones, utilization and step in basis points.
+ */
+const priceCurve = z
+  .object({
+    base: uint,
+    floor: uint.refine((v) => v > 0n, "floor must be positive: a price of 0 could never rise again"),
+    ceiling: uint,
+    /** The utilization the price aims for, basis points (7000 = 70 %). */
+    targetUtilization: z.number().int().min(0).max(10_000),
+    /** The most the price moves in one epoch, basis points (1250 = 12.5 %). */
+    maxStep: z.number().int().min(1).max(10_000),
+  })
+  .strict()
+  .refine((c) => c.floor <= c.base && c.base <= c.ceiling, "expected floor ≤ base ≤ ceiling")
+  .transform(
+    (c): PriceCurve => ({
+      base: c.base,
+      floor: c.floor,
+      ceiling: c.ceiling,
+      targetUtilizationBps: c.targetUtilization,
+      maxStepBps: c.maxStep,
+    }),
+  );
+
+const dynamicPricing = z
+  .object({
+    /** How often prices move, in milliseconds. */
+    epochMs: z.number().int().min(1_000).default(60_000),
+    /** Keyed by GPU class (per GPU-hour), `cpu` (per core-hour) or `mem` (per GiB-hour). */
+    curves: z.record(
+      z.string().refine((k) => k === "cpu" || k === "mem" || GPU_CLASS.test(k), "expected a GPU class, cpu or mem"),
+      priceCurve,
+    ),
+  })
+  .strict();
 
 /**
  * A provider operator's configuration. Read from a JSON file (`--config`), then GRIDSPOT_* variables
@@ -14,81 +54,86 @@ const GRID = 10n ** 18n;
  * The wallet key never goes in this file: GRIDSPOT_PRIVATE_KEY (development) or a keystore file
  * opened with GRIDSPOT_PASSWORD.
  */
-export const providerConfig = z.object({
-  dataDir: z.string().default(join(homedir(), ".gridspot", "provider")),
-  rpcUrl: z.string().url().default("http://127.0.0.1:8545"),
-  /** Where `deployments/<chainId>.json` is read from. */
-  deploymentsDir: z.string().optional(),
-  keystore: z.string().optional(),
-  p2p: z
-    .object({
-      listen: z.array(z.string()).default(["/ip4/127.0.0.1/tcp/0"]),
-      bootstrap: z.array(z.string()).default([]),
-      /** Relax gossipsub's IP-colocation penalty: for a network of peers on one host only. */
-      localNetwork: z.boolean().default(false),
-    })
-    .strict()
-    .default({}),
-  api: z
-    .object({
-      host: z.string().default("127.0.0.1"),
-      /** 0 picks a free port; null turns the API off. */
-      port: z.number().int().min(0).max(65535).nullable().default(8787),
-    })
-    .strict()
-    .default({}),
-  /** Stake bonded at registration; defaults to the registry's minimum. */
-  stake: uint.optional(),
-  pricing: z
-    .object({
-      gpuHour: z.record(gpuClass, uint).default({}),
-      /** For GPU classes not listed in gpuHour. */
-      defaultGpuHour: uint.default(2n * GRID),
-      cpuCoreHour: uint.default(GRID / 50n),
-      memGiBHour: uint.default(GRID / 200n),
-    })
-    .strict()
-    .default({}),
-  receipts: z
-    .object({
-      intervalMs: z.number().int().min(200).default(5_000),
-      graceIntervals: z.number().int().min(1).max(10).default(2),
-      granularity: granularity.default("ms"),
-    })
-    .strict()
-    .default({}),
-  limits: z
-    .object({
-      maxDurationS: z
-        .number()
-        .int()
-        .min(1)
-        .default(24 * 3600),
-      cpuCores: z.number().int().min(1).optional(),
-      memMiB: z.number().int().min(64).optional(),
-      /** How long capacity stays held after an Accept for the job to start. */
-      holdMs: z.number().int().min(1000).default(60_000),
-    })
-    .strict()
-    .default({}),
-  runtime: z
-    .object({
-      sandbox: z.enum(["auto", "bwrap", "none"]).default("auto"),
-      nvidiaSmi: z.string().default("nvidia-smi"),
-      /** Refuse to start when GPUs are expected but nvidia-smi finds none. */
-      requireGpus: z.boolean().default(false),
-      meterIntervalMs: z.number().int().min(100).default(1_000),
-    })
-    .strict()
-    .default({}),
-  redeem: z
-    .object({
-      /** Redeem as soon as a job ends (otherwise only on `provider redeem` or the API). */
-      onJobEnd: z.boolean().default(true),
-    })
-    .strict()
-    .default({}),
-})
+export const providerConfig = z
+  .object({
+    dataDir: z.string().default(join(homedir(), ".gridspot", "provider")),
+    rpcUrl: z.string().url().default("http://127.0.0.1:8545"),
+    /** Where `deployments/<chainId>.json` is read from. */
+    deploymentsDir: z.string().optional(),
+    keystore: z.string().optional(),
+    p2p: z
+      .object({
+        listen: z.array(z.string()).default(["/ip4/127.0.0.1/tcp/0"]),
+        bootstrap: z.array(z.string()).default([]),
+        /** Relax gossipsub's IP-colocation penalty: for a network of peers on one host only. */
+        localNetwork: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    api: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        /** 0 picks a free port; null turns the API off. */
+        port: z.number().int().min(0).max(65535).nullable().default(8787),
+      })
+      .strict()
+      .default({}),
+    /** Stake bonded at registration; defaults to the registry's minimum. */
+    stake: uint.optional(),
+    pricing: z
+      .object({
+        gpuHour: z.record(gpuClass, uint).default({}),
+        /** For GPU classes not listed in gpuHour. */
+        defaultGpuHour: uint.default(2n * GRID),
+        cpuCoreHour: uint.default(GRID / 50n),
+        memGiBHour: uint.default(GRID / 200n),
+        /** Prices that move with demand, per resource class; absent: the fixed prices above. */
+        dynamic: dynamicPricing.optional(),
+      })
+      .strict()
+      .default({}),
+    receipts: z
+      .object({
+        intervalMs: z.number().int().min(200).default(5_000),
+        graceIntervals: z.number().int().min(1).max(10).default(2),
+        granularity: granularity.default("ms"),
+      })
+      .strict()
+      .default({}),
+    limits: z
+      .object({
+        maxDurationS: z
+          .number()
+          .int()
+          .min(1)
+          .default(24 * 3600),
+        cpuCores: z.number().int().min(1).optional(),
+        memMiB: z.number().int().min(64).optional(),
+        /** How long capacity stays held after an Accept for the job to start. */
+        holdMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .default({}),
+    runtime: z
+      .object({
+        sandbox: z.enum(["auto", "bwrap", "none"]).default("auto"),
+        nvidiaSmi: z.string().default("nvidia-smi"),
+        /** Refuse to start when GPUs are expected but nvidia-smi finds none. */
+        requireGpus: z.boolean().default(false),
+        /** Refuse to start unless nvidia-smi finds at least this many GPUs (the GPU preflight). */
+        expectGpus: z.number().int().min(0).max(1024).optional(),
+        meterIntervalMs: z.number().int().min(100).default(1_000),
+      })
+      .strict()
+      .default({}),
+    redeem: z
+      .object({
+        /** Redeem as soon as a job ends (otherwise only on `provider redeem` or the API). */
+        onJobEnd: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+  })
   // A misspelt key ("pricng") is an error, never a silently ignored setting.
   .strict();
 export type ProviderConfig = z.infer<typeof providerConfig>;

@@ -59,18 +59,20 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     });
     if (!opened.ok) return refuse(opened.reason, opened.detail);
     const start = opened.value;
-    const held = components.bidEngine.takeAgreement(start.jobId);
-    if (held === undefined) return refuse("no-agreement", `no agreement is held for job ${start.jobId}`);
+    // Check the signer before taking the agreement: a start forged by someone else must not use up
+    // the real submitter's agreement or release its capacity.
+    const peeked = components.bidEngine.peekAgreement(start.jobId);
+    if (peeked === undefined) return refuse("no-agreement", `no agreement is held for job ${start.jobId}`);
+    if (opened.envelope.from !== peeked.agreement.submitter) {
+      return refuse("not-submitter", "the start is not signed by the agreement's submitter");
+    }
+    const held = components.bidEngine.takeAgreement(start.jobId) ?? peeked;
     const { agreement } = held;
     const reservation = capacity.get(start.jobId);
     const release = () => capacity.release(start.jobId);
     if (reservation === undefined) {
       release();
       return refuse("hold-expired", "the capacity hold for this job expired");
-    }
-    if (opened.envelope.from !== agreement.submitter) {
-      release();
-      return refuse("not-submitter", "the start is not signed by the agreement's submitter");
     }
     let refusal: { code: string; message: string } | undefined;
     try {

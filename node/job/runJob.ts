@@ -28,6 +28,9 @@ import { unbilledEvents } from "../store/unbilledEvents.ts";
 import { usageTotals } from "../store/usageTotals.ts";
 import { chainEventsHash, ZERO_HASH } from "./eventsHash.ts";
 
+/** How often the voucher watchdog looks at the oldest unanswered note. */
+const WATCHDOG_INTERVAL_MS = 50;
+
 export type RunJobComponents = {
   store: Store;
   account: LocalAccount;
@@ -149,6 +152,16 @@ export async function runJob(
   });
   meter.start();
 
+  /** Stops the job's processes and its billed time together, and tells the submitter why. */
+  async function suspend(reason: string): Promise<void> {
+    if (suspended) return;
+    suspended = true;
+    await meter.pause();
+    handle.suspend();
+    logger.warn(`${reason}: job suspended`);
+    await send({ type: "status", status: "suspended", reason });
+  }
+
   // Receipts
   let seq = 0;
   let prevHash: Hex = ZERO_HASH;
@@ -168,9 +181,12 @@ export async function runJob(
   };
 
   async function cutNote(final: boolean): Promise<void> {
+    // The grace clock starts when the note's usage is cut, not when its signature is done.
+    const cutAt = Date.now();
     const events = unbilledEvents(store, jobId);
     const totals = usageTotals(store, jobId);
-    const rated = rateUsage(totals, rates, agreement.granularity);
+    // The agreement's whole rate card: tiers ride along in `rates`, the minimum charge beside them.
+    const rated = rateUsage(totals, rates, agreement.granularity, { minimumCharge: agreement.minimumCharge });
     const eventsHash = chainEventsHash(prevHash, events);
     const note: DebitNote = {
       jobId,
@@ -212,7 +228,7 @@ export async function runJob(
     );
     prevHash = eventsHash;
     jobAmount = note.jobAmount;
-    sentAt.set(seq, Date.now());
+    sentAt.set(seq, cutAt);
     noteCumulative.set(seq, note.channelCumulative);
     if (final) finalSeq = seq;
     seq += 1;
@@ -251,9 +267,10 @@ export async function runJob(
     // Durable before acted on: a crash after this line still redeems it on restart.
     insertVoucher(store, { ...voucher, jobId, noteSeq, receivedAt: Date.now() });
     if (noteSeq > answeredSeq) answeredSeq = noteSeq;
-    if (suspended && answeredSeq === seq - 1) {
+    if (suspended && answeredSeq === seq - 1 && refusedReason === undefined) {
       suspended = false;
       handle.resume();
+      await meter.resume();
       await send({ type: "status", status: "resumed", reason: "voucher received" });
     }
     if (finalSeq !== undefined && answeredSeq >= finalSeq) finalVoucher.resolve();
@@ -272,11 +289,7 @@ export async function runJob(
         // No voucher will come for this note (budget or cap reached, or a check failed): the job is
         // suspended at once, and the watchdog ends it when the grace period passes without one.
         refusedReason = `the submitter refused note ${frame.noteSeq}: ${frame.reason}`;
-        if (!suspended) {
-          suspended = true;
-          handle.suspend();
-          await send({ type: "status", status: "suspended", reason: refusedReason });
-        }
+        await suspend(refusedReason);
       }
     }
   })().catch((error: Error) => {
@@ -285,28 +298,30 @@ export async function runJob(
     finalVoucher.resolve();
   });
 
+  // Receipts: a note every interval while the job runs.
   const tick = setInterval(() => {
-    void (async () => {
-      const oldestUnanswered = sentAt.get(answeredSeq + 1);
-      const waited = oldestUnanswered === undefined ? 0 : Date.now() - oldestUnanswered;
-      if (waited > 2 * graceMs) {
-        watchdogKill = true;
-        handle.cancel(`no voucher for ${waited} ms`);
-        return;
-      }
-      if (waited > graceMs && !suspended) {
-        suspended = true;
-        handle.suspend();
-        logger.warn("no voucher within the grace period: job suspended", { waitedMs: waited });
-        await send({ type: "status", status: "suspended", reason: `no voucher for ${waited} ms` });
-        return;
-      }
-      if (!suspended) await issueNote(false);
-    })().catch((error: Error) => logger.error("receipt tick failed", { error: error.message }));
+    if (suspended) return;
+    issueNote(false).catch((error: Error) => logger.error("receipt tick failed", { error: error.message }));
   }, intervalMs);
+
+  // The voucher watchdog checks often, so suspension and kill come at the grace period, not up to
+  // one receipt interval after it: the provider's unpaid work stays within the grace period.
+  const watchdog = setInterval(() => {
+    const oldestUnanswered = sentAt.get(answeredSeq + 1);
+    const waited = oldestUnanswered === undefined ? 0 : Date.now() - oldestUnanswered;
+    if (waited >= 2 * graceMs && !watchdogKill) {
+      watchdogKill = true;
+      void handle.cancel(`no voucher for ${waited} ms`);
+    } else if (waited >= graceMs && !suspended) {
+      void suspend(`no voucher within the grace period (${waited} ms)`).catch((error: Error) =>
+        logger.error("suspend failed", { error: error.message }),
+      );
+    }
+  }, WATCHDOG_INTERVAL_MS);
 
   const result = await handle.exited;
   clearInterval(tick);
+  clearInterval(watchdog);
   await meter.stop();
 
   const status: JobEndStatus = watchdogKill
@@ -332,7 +347,10 @@ export async function runJob(
   const outputs =
     start.spec.outputs.length === 0
       ? undefined
-      : await collectOutputs(workDir, start.spec.outputs, { maxTotalBytes: MAX_JOB_OUTPUT_BYTES, maxFiles: 256 });
+      : await collectOutputs(workDir, start.spec.outputs, {
+          maxTotalBytes: MAX_JOB_OUTPUT_BYTES,
+          maxFiles: 256,
+        });
   if (streamOpen) for (const file of outputs?.files ?? []) egress.add(file.content.length);
   insertUsageEvents(store, egress.flush(Date.now()));
 

@@ -21,6 +21,8 @@ export interface GpuObservation {
   monoMs: bigint;
   timeMs: number;
   pids: readonly number[];
+  /** The job was suspended during the interval: nothing of it is billed. */
+  paused?: boolean;
   reading: GpuReading | undefined;
 }
 
@@ -39,6 +41,8 @@ export interface GpuAccumulator {
  *   interval's start (what was held during it, as `mem_mib_ms` does), 0 at the job's start.
  * A process counts for the job when its pid is in the job's process tree at the sample and it runs
  * on an assigned GPU (by uuid, resolved from the index in the same reading).
+ *
+ * An interval in which the job was suspended is not billed at all, like its `gpu_ms`.
  *
  * Both carry the remainder exactly: the events' sum is always floor(Σ %·ms / 100). A failed reading
  * bills no utilization for its interval and leaves the memory of the next one unknown (not billed):
@@ -61,7 +65,7 @@ export function createGpuAccumulator(options: GpuAccumulatorOptions): GpuAccumul
       const warnings: string[] = [];
       let dt = 0n;
       if (o.monoMs > lastMono) {
-        dt = o.monoMs - lastMono;
+        dt = o.paused === true ? 0n : o.monoMs - lastMono;
         lastMono = o.monoMs;
       }
       if (heldMiB !== undefined) memMiBms += heldMiB * dt;

@@ -34,6 +34,10 @@ export interface JobMeterHandle {
   start(): void;
   /** Takes a last sample, delivers its events, stops; returns Σ emitted per meter. Idempotent. */
   stop(): Promise<Record<JobMeter, bigint>>;
+  /** Bills up to now, then stops billing time (the job is suspended) until `resume()`. */
+  pause(): Promise<void>;
+  /** Skips the suspended stretch and bills time again from now. */
+  resume(): Promise<void>;
   /** Σ emitted per meter so far. */
   totals(): Record<JobMeter, bigint>;
 }
@@ -81,9 +85,9 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
     const seq = acc.samples;
     const monoMs = mono();
     const timeMs = now();
-    const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.rssKiB });
+    const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.rssKiB, paused });
     const collected = await Promise.allSettled(
-      sources.map(async (source) => source.collect({ seq, monoMs, timeMs, pids: tree.pids })),
+      sources.map(async (source) => source.collect({ seq, monoMs, timeMs, pids: tree.pids, paused })),
     );
     for (const result of collected) {
       if (result.status === "fulfilled") events.push(...result.value);
@@ -96,6 +100,7 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
     }
   };
 
+  let paused = false;
   let stopped: Promise<Record<JobMeter, bigint>> | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -125,6 +130,27 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
       schedule(accumulator);
     },
     totals: () => accumulator?.totals() ?? zero(),
+    pause() {
+      const acc = accumulator;
+      if (acc === undefined || paused || stopped !== undefined) return Promise.resolve();
+      inFlight = inFlight
+        .then(() => sampleOnce(acc))
+        .then(() => {
+          paused = true;
+        });
+      return inFlight;
+    },
+    resume() {
+      const acc = accumulator;
+      if (acc === undefined || !paused || stopped !== undefined) return Promise.resolve();
+      // This sample still carries `paused`: it moves the clock past the suspension without billing it.
+      inFlight = inFlight
+        .then(() => sampleOnce(acc))
+        .then(() => {
+          paused = false;
+        });
+      return inFlight;
+    },
     stop() {
       stopped ??= (async () => {
         clearTimeout(timer);

@@ -88,7 +88,8 @@ export function createJobUsageFileSource(options: JobUsageFileSourceOptions): Jo
       return `id must be a string of 1 to ${MAX_JOB_USAGE_ID_CHARS} characters`;
     }
     let amount: bigint;
-    if (typeof quantity === "number" && Number.isSafeInteger(quantity) && quantity >= 0) amount = BigInt(quantity);
+    if (typeof quantity === "number" && Number.isSafeInteger(quantity) && quantity >= 0)
+      amount = BigInt(quantity);
     else if (typeof quantity === "string" && /^\d{1,19}$/.test(quantity)) amount = BigInt(quantity);
     else return "quantity must be a non-negative integer";
     if (amount > MAX_JOB_USAGE_QUANTITY) return `quantity above ${MAX_JOB_USAGE_QUANTITY}`;

@@ -12,6 +12,12 @@ export interface UsageObservation {
   cpuMs: bigint;
   /** Resident memory of the tree now, KiB. */
   rssKiB: bigint;
+  /**
+   * The job was suspended (SIGSTOP) during this interval: its time is not billed (no gpu_ms, no
+   * mem_mib_ms). The provider suspends a job whose payer stopped signing; that stretch is not the
+   * payer's to pay, and not billing it keeps the provider's loss to the grace period.
+   */
+  paused?: boolean;
 }
 
 /** Options for {@link createUsageAccumulator}. */
@@ -70,7 +76,7 @@ export function createUsageAccumulator(options: UsageAccumulatorOptions): UsageA
       const seq = samples++;
       let dt = 0n;
       if (o.monoMs > lastMono) {
-        dt = o.monoMs - lastMono;
+        dt = o.paused === true ? 0n : o.monoMs - lastMono;
         lastMono = o.monoMs;
       }
       if (o.cpuMs > cpuSeen) cpuSeen = o.cpuMs;

@@ -28,6 +28,8 @@ export interface MeterObservation {
   timeMs: number;
   /** Live pids of the job's process tree now (host pids); empty once the job is gone. */
   pids: readonly number[];
+  /** The job was suspended during the interval that ends here: its time is not billed. */
+  paused: boolean;
 }
 
 /**

@@ -48,9 +48,25 @@ export function buildOffer(components: AdvertiserComponents, seq: number): Capac
   };
 }
 
-/** Publishes a signed CapacityOffer on the offers topic every 30 s and whenever capacity changes. */
-export function createAdvertiser(components: AdvertiserComponents, init: { intervalMs?: number } = {}) {
+/**
+ * After a peer joins the offers topic, wait this long and publish: gossip has no history, so a
+ * newcomer would otherwise see our offer only at the next interval. The wait lets the outbound
+ * stream to the new peer open; joins within it share one publish.
+ */
+export const REPUBLISH_ON_JOIN_MS = 250;
+
+type SubscriptionChange = CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>;
+
+/**
+ * Publishes a signed CapacityOffer on the offers topic every 30 s, whenever capacity or prices
+ * change, and shortly after a peer subscribes to the topic.
+ */
+export function createAdvertiser(
+  components: AdvertiserComponents,
+  init: { intervalMs?: number; republishOnJoinMs?: number } = {},
+) {
   let timer: NodeJS.Timeout | undefined;
+  let joinTimer: NodeJS.Timeout | undefined;
   let publishing = false;
   let again = false;
   let lastSeq = 0;
@@ -92,14 +108,28 @@ export function createAdvertiser(components: AdvertiserComponents, init: { inter
       });
   };
 
+  const onSubscriptionChange = (event: SubscriptionChange) => {
+    if (!event.detail.subscriptions.some((s) => s.topic === OFFERS_TOPIC && s.subscribe)) return;
+    if (joinTimer !== undefined) return;
+    joinTimer = setTimeout(() => {
+      joinTimer = undefined;
+      publishSoon();
+    }, init.republishOnJoinMs ?? REPUBLISH_ON_JOIN_MS);
+    joinTimer.unref();
+  };
+
   return {
     start() {
+      components.host.services.pubsub.addEventListener("subscription-change", onSubscriptionChange);
       publishSoon();
       timer = setInterval(publishSoon, init.intervalMs ?? OFFER_INTERVAL_MS);
       timer.unref();
     },
     stop() {
+      components.host.services.pubsub.removeEventListener("subscription-change", onSubscriptionChange);
       if (timer !== undefined) clearInterval(timer);
+      if (joinTimer !== undefined) clearTimeout(joinTimer);
+      joinTimer = undefined;
     },
     /** Capacity or prices changed: tell the market now. */
     changed: publishSoon,

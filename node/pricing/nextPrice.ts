@@ -43,6 +43,8 @@ export function nextPrice(price: bigint, curve: PriceCurve, signals: EpochSignal
   }
   if (signals.turnedAway > 0) stepBps = maxStep;
   else if (signals.lostOnPrice > 0 && utilization <= target) stepBps = -maxStep;
-  const moved = (price * (BPS + stepBps)) / BPS;
+  // The move is floored in size, so it rounds toward the old price in both directions.
+  const delta = (price * (stepBps < 0n ? -stepBps : stepBps)) / BPS;
+  const moved = stepBps < 0n ? price - delta : price + delta;
   return moved < curve.floor ? curve.floor : moved > curve.ceiling ? curve.ceiling : moved;
 }

@@ -83,9 +83,12 @@ export async function gpuPreflight(options: GpuPreflightOptions = {}): Promise<G
   try {
     gpus = parseNvidiaSmiQuery(query.stdout);
   } catch (error) {
-    throw new GpuPreflightError(`GPU preflight failed: \`${query.commandLine}\`: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new GpuPreflightError(
+      `GPU preflight failed: \`${query.commandLine}\`: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (gpus.length < expected || (options.requireGpus === true && gpus.length === 0)) {
     throw new GpuPreflightError(

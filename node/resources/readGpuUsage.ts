@@ -1,4 +1,8 @@
-import { NVIDIA_SMI_COMPUTE_APPS_ARGS, NVIDIA_SMI_SAMPLE_TIMEOUT_MS, NVIDIA_SMI_UTILIZATION_ARGS } from "./constants.ts";
+import {
+  NVIDIA_SMI_COMPUTE_APPS_ARGS,
+  NVIDIA_SMI_SAMPLE_TIMEOUT_MS,
+  NVIDIA_SMI_UTILIZATION_ARGS,
+} from "./constants.ts";
 import { ResourceDetectionError } from "./errors.ts";
 import { parseComputeApps } from "./parseComputeApps.ts";
 import { parseGpuUtilization } from "./parseGpuUtilization.ts";

@@ -27,7 +27,10 @@ export type NvidiaSmiRun =
  * back as `failed` with an error that names the command line and quotes what it printed (nvidia-smi
  * prints its own failures, e.g. "couldn't communicate with the NVIDIA driver", on stdout).
  */
-export function runNvidiaSmi(args: readonly string[], options: RunNvidiaSmiOptions = {}): Promise<NvidiaSmiRun> {
+export function runNvidiaSmi(
+  args: readonly string[],
+  options: RunNvidiaSmiOptions = {},
+): Promise<NvidiaSmiRun> {
   const command = options.nvidiaSmiPath ?? "nvidia-smi";
   const commandLine = [command, ...args].join(" ");
   const timeoutMs = options.timeoutMs ?? NVIDIA_SMI_TIMEOUT_MS;

@@ -1,3 +1,4 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { withTransaction } from "../../marketplace/store/withTransaction.ts";
 import type { UsageEvent } from "../meter/types.ts";
@@ -9,20 +10,37 @@ export interface InsertUsageEventsResult {
   duplicates: string[];
 }
 
+// One prepared INSERT per connection, reused by every batch (a closed connection's entry goes with it).
+const statements = new WeakMap<DatabaseSync, StatementSync>();
+
+function insertStatement(db: DatabaseSync): StatementSync {
+  let statement = statements.get(db);
+  if (statement === undefined) {
+    statement = db.prepare(
+      `INSERT OR IGNORE INTO usage_events (id, job_id, source, meter, quantity, time, gpu_class)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    statements.set(db, statement);
+  }
+  return statement;
+}
+
 /**
  * Stores a batch of usage events in one transaction. The event's id is its own seen-marker (the
  * PRIMARY KEY), so an event counts once however often it is delivered: a repeated id is reported in
- * `duplicates` and the first stored version is kept. Duplicates never reject the batch.
+ * `duplicates` and the first stored version is kept. Duplicates never reject the batch. Ids stay
+ * for good: events are never deleted, so an id seen once is a duplicate forever.
+ *
+ * The transaction commits with the store's durability (WAL, synchronous=FULL: one fsync per batch),
+ * which is why callers batch: a batch costs about as much as a single event.
  * @throws StoreError when any event is invalid; nothing from the batch is written then.
  */
 export function insertUsageEvents(store: Store, events: readonly UsageEvent[]): InsertUsageEventsResult {
   for (const event of events) validateUsageEvent(event);
-  const insert = store.db.prepare(
-    `INSERT OR IGNORE INTO usage_events (id, job_id, source, meter, quantity, time, gpu_class)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const result: InsertUsageEventsResult = { inserted: [], duplicates: [] };
+  if (events.length === 0) return result;
+  const insert = insertStatement(store.db);
   return withTransaction(store.db, () => {
-    const result: InsertUsageEventsResult = { inserted: [], duplicates: [] };
     for (const e of events) {
       const { changes } = insert.run(
         e.id,
@@ -33,7 +51,7 @@ export function insertUsageEvents(store: Store, events: readonly UsageEvent[]): 
         e.time,
         e.gpuClass ?? null,
       );
-      (Number(changes) === 1 ? result.inserted : result.duplicates).push(e.id);
+      (changes === 1 || changes === 1n ? result.inserted : result.duplicates).push(e.id);
     }
     return result;
   });

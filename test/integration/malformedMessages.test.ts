@@ -111,7 +111,7 @@ async function registerAsProvider(key: Hex, peerId: string): Promise<void> {
   expect((await publicClient.waitForTransactionReceipt({ hash: register })).status).toBe("success");
 }
 
-/** Signs as the raw peer unless told otherwise (another key, chain, peer id or expiry). */
+/** Signs with the raw peer's key, as that peer unless told otherwise (another chain, peer id or expiry). */
 function signAsRaw(
   kind: MessageKind,
   payload: unknown,

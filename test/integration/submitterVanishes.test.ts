@@ -18,15 +18,19 @@ import { killProcessesIn } from "./support/processesIn.ts";
 import type { SubmitterProcessInput } from "./support/submitterProcess.ts";
 import { getJson, waitFor } from "./support/waitFor.ts";
 
-/** The note at which the submitter freezes and is killed: vouchers 0 and 1 are signed by then. */
-const FREEZE_AT_NOTE = 2;
+/** The submitter freezes (then is killed) after signing and sending the vouchers for notes 0 and 1. */
+const FREEZE_AFTER_NOTE = 1;
 /**
  * Longer receipts than the other tests, so the bound stands well clear of timer noise: a provider
  * that suspends one interval late, or bills its suspended time, misses it by a second or more.
  */
 const RECEIPTS = { intervalMs: 1_000, graceIntervals: 2 };
-/** Timer and signal latency allowed on top of the (grace + 1) intervals of unpaid running time. */
-const SCHEDULING_TOLERANCE_MS = 250;
+/**
+ * Timer, signal and signing latency allowed on top of the (grace + 1) intervals of unpaid running
+ * time, on a loaded 2-core machine (CI runs two test files at once). Still under one interval, so a
+ * provider that suspends an interval late is caught.
+ */
+const SCHEDULING_TOLERANCE_MS = 750;
 
 let market: Market;
 const cleanups = createCleanups();
@@ -83,7 +87,9 @@ describe("the submitter vanishing mid-job", () => {
       bootstrap: [provider.info.multiaddrs[0] ?? ""],
       outputDir: join(market.work, "out-vanish"),
       burnMs: 20_000,
-      freezeAtNote: FREEZE_AT_NOTE,
+      freezeAfterNote: FREEZE_AFTER_NOTE,
+      // Voucher 1 leaves at once; note 2 is due a receipt interval after note 1.
+      freezeDelayMs: RECEIPTS.intervalMs / 4,
       freezeMs: 30_000,
     };
     const child = spawn(process.execPath, [join(import.meta.dirname, "support", "submitterProcess.ts")], {
@@ -135,7 +141,7 @@ describe("the submitter vanishing mid-job", () => {
     );
     expect(job.status).toBe("suspended");
     expect(job.reason).toBe("no voucher from the submitter within the grace period");
-    expect(provider.log()).toContain("no voucher within the grace period: job suspended");
+    expect(provider.log()).toMatch(/no voucher within the grace period.*: job suspended/);
     expect((job.endedAt ?? Number.POSITIVE_INFINITY) - job.startedAt).toBeLessThan(input.burnMs);
 
     // It redeems the last voucher it holds, which is the highest the submitter signed.

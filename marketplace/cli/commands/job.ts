@@ -1,17 +1,25 @@
 import { readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { Hex } from "viem";
 import { createSubmitter, type Submitter } from "../../client/createSubmitter.ts";
+import { listRedemptions, type Redemption, redeemTxFor } from "../../client/listRedemptions.ts";
+import { storedAgreement } from "../../client/storedAgreement.ts";
 import { submitJob } from "../../client/submitJob.ts";
 import {
   getSubmitterJob,
+  listAlerts,
   listJobVouchers,
   listNoteRecords,
   listSubmitterJobs,
 } from "../../client/submitterStore.ts";
+import { timeUntilEmpty } from "../../client/timeUntilEmpty.ts";
+import { verifyJob } from "../../client/verifyJob.ts";
 import { UsageError } from "../../errors/usage.ts";
+import { buildInvoice } from "../../invoice/buildInvoice.ts";
+import { invoiceToCsv } from "../../invoice/invoiceToCsv.ts";
 import type { Rate } from "../../messages/primitives.ts";
-import { debitNote } from "../../messages/receipt.ts";
+import { type DebitNote, debitNote } from "../../messages/receipt.ts";
 import { formatGrid, formatMs, parseGrid, parsePositiveInt } from "../format.ts";
 import {
   GLOBAL_OPTION_SPEC,
@@ -132,6 +140,7 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
         onLog: (stream, data) =>
           (options.json ? process.stderr : stream === "stdout" ? process.stdout : process.stderr).write(data),
         onStatus: (status, reason) => process.stderr.write(`gridspot: job ${status}: ${reason}\n`),
+        onAlert: (message) => process.stderr.write(`gridspot: ${message}\n`),
         onNote: (note, verdict) => {
           lastCost = `gridspot: cost so far ${formatGrid(note.jobAmount)} after ${formatMs(BigInt(note.elapsedMs))}${verdict === "accepted" ? "" : ` — REFUSED: ${verdict}`}`;
           process.stderr.write(`${lastCost}\n`);
@@ -205,12 +214,30 @@ export async function jobStatus(options: GlobalOptions, jobId: string | undefine
   try {
     const job = requireJob(submitter, jobId);
     const { agreement: _a, spec: _s, ...rest } = job;
+    const notes = acceptedNotes(submitter, job.jobId);
+    // Only a running job burns its budget; for one that ended the estimate means nothing.
+    const timeUntilEmptyS =
+      job.status === "running"
+        ? timeUntilEmpty({
+            notes: notes.map((n) => ({ jobAmount: n.jobAmount, elapsedMs: n.elapsedMs })),
+            budget: job.budget,
+          })
+        : null;
+    const alerts = listAlerts(submitter.store, job.jobId);
     return {
-      json: rest,
+      json: { ...rest, timeUntilEmptyS, alerts },
       text: [
         `Job ${job.jobId}: ${job.status}${job.reason ? ` (${job.reason})` : ""}`,
         `Provider ${job.provider}, channel ${job.channelId}`,
         `Amount ${formatGrid(job.amount)} of budget ${formatGrid(job.budget)}`,
+        ...(job.status === "running"
+          ? [
+              `Time until empty ${timeUntilEmptyS === null ? "unknown (no recent spending to measure)" : `about ${formatMs(BigInt(timeUntilEmptyS) * 1000n)} at the recent burn rate`}`,
+            ]
+          : []),
+        ...(alerts.length > 0
+          ? [`Alerts at ${alerts.map((a) => `${a.threshold}%`).join(", ")} of the budget`]
+          : []),
         `Redeem tx ${job.redeemTx ?? "none yet"}`,
       ].join("\n"),
     };
@@ -219,50 +246,89 @@ export async function jobStatus(options: GlobalOptions, jobId: string | undefine
   }
 }
 
-/** `job invoice ID`: one line per meter from the last accepted note, traced to notes, vouchers and the redeem transaction. */
-export async function jobInvoice(options: GlobalOptions, jobId: string | undefined): Promise<CommandResult> {
+/** The job's accepted notes, parsed from their stored envelopes, in seq order. */
+function acceptedNotes(submitter: Submitter, jobId: string): DebitNote[] {
+  return listNoteRecords(submitter.store, jobId)
+    .filter((n) => n.verdict === "accepted")
+    .map((n) => debitNote.parse(JSON.parse((JSON.parse(n.envelope) as { payload: string }).payload)));
+}
+
+/**
+ * `job invoice ID [--json | --csv]`: one line per meter (per band of a tiered rate, plus the
+ * minimum-charge top-up), traced from the events the notes billed to the vouchers and the
+ * transactions that redeemed them. CSV: a header row, then one row per line in base units.
+ */
+export async function jobInvoice(argv: string[]): Promise<CommandResult> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { ...GLOBAL_OPTION_SPEC, csv: { type: "boolean", default: false } },
+  });
+  const options = resolveGlobalOptions(values, "submitter");
+  if (values.csv && options.json) throw new UsageError("Give --json or --csv, not both");
+  const submitter = await open(options);
+  try {
+    const job = requireJob(submitter, positionals[0]);
+    const { agreement } = storedAgreement(job.jobId, job.agreement);
+    const vouchers = listJobVouchers(submitter.store, job.jobId);
+    let redemptions: Redemption[] = [];
+    try {
+      redemptions = await listRedemptions(submitter.clients.publicClient, {
+        escrow: submitter.deployment.contracts.computeEscrow,
+        channelId: job.channelId,
+        fromBlock: submitter.deployment.deployBlock,
+      });
+    } catch (error) {
+      process.stderr.write(
+        `gridspot: cannot read redemptions from the chain (${(error as Error).message.split("\n")[0]}); using the stored transaction\n`,
+      );
+    }
+    const lastSeq = vouchers.at(-1)?.noteSeq;
+    const invoice = buildInvoice({
+      agreement,
+      notes: acceptedNotes(submitter, job.jobId),
+      vouchers: vouchers.map((v) => ({
+        cumulativeAmount: v.cumulativeAmount,
+        noteSeq: v.noteSeq,
+        redeemTx:
+          redeemTxFor(redemptions, v.cumulativeAmount) ??
+          (v.noteSeq === lastSeq ? (job.redeemTx as Hex | null) : null),
+      })),
+    });
+    if (values.csv) return { json: invoice, text: invoiceToCsv(invoice) };
+    const redeemed = invoice.trace.vouchers.at(-1)?.redeemTx ?? null;
+    const text = [
+      `Invoice for job ${invoice.jobId} (provider ${invoice.provider}, channel ${invoice.channelId ?? "-"}, granularity ${invoice.granularity})`,
+      ...invoice.lines.map(
+        (l) =>
+          `  ${l.meter.padEnd(14)} ${(l.tier === null ? "" : `tier ${l.tier}`).padEnd(7)} ${String(l.billedQuantity).padStart(14)} × ${l.price}/${l.per}  = ${formatGrid(l.amount)}`,
+      ),
+      `  total ${formatGrid(invoice.total)}${invoice.minimumChargeApplied ? " (the minimum charge)" : ""}`,
+      `  ${invoice.trace.eventCount} usage event(s) ${invoice.trace.firstEventId ?? "-"} … ${invoice.trace.lastEventId ?? "-"}, events hash ${invoice.trace.eventsHash ?? "-"}`,
+      `  ${invoice.trace.notes.length} note(s), ${invoice.trace.vouchers.length} voucher(s), redeemed in ${redeemed ?? "(not yet)"}`,
+    ].join("\n");
+    return { json: invoice, text };
+  } finally {
+    await submitter.close();
+  }
+}
+
+/** `job verify ID`: every check of the job's billing trail, exit 0 only when all pass. */
+export async function jobVerify(options: GlobalOptions, jobId: string | undefined): Promise<CommandResult> {
   const submitter = await open(options);
   try {
     const job = requireJob(submitter, jobId);
-    const notes = listNoteRecords(submitter.store, job.jobId);
-    const accepted = notes.filter((n) => n.verdict === "accepted");
-    const last = accepted.at(-1);
-    const parsed =
-      last === undefined
-        ? undefined
-        : debitNote.parse(JSON.parse((JSON.parse(last.envelope) as { payload: string }).payload));
-    const lines = (parsed?.rates ?? []).map((rate) => {
-      const quantity = parsed?.usage.find((u) => u.meter === rate.meter)?.quantity ?? 0n;
-      return {
-        meter: rate.meter,
-        quantity,
-        price: rate.price,
-        per: rate.per,
-        amount: (quantity * rate.price) / rate.per,
-      };
-    });
-    const vouchers = listJobVouchers(submitter.store, job.jobId);
-    const json = {
-      jobId: job.jobId,
-      provider: job.provider,
-      channelId: job.channelId,
-      lines,
-      total: job.amount,
-      notes: notes.map((n) => ({ seq: n.seq, amount: n.amount, verdict: n.verdict })),
-      eventsHash: parsed?.eventsHash ?? null,
-      vouchers: vouchers.map((v) => ({ cumulativeAmount: v.cumulativeAmount, noteSeq: v.noteSeq })),
-      redeemTx: job.redeemTx,
-    };
+    const result = await verifyJob(submitter, job.jobId);
+    const failed = result.checks.filter((c) => !c.ok).length;
     const text = [
-      `Invoice for job ${job.jobId} (provider ${job.provider}, channel ${job.channelId})`,
-      ...lines.map(
-        (l) =>
-          `  ${l.meter.padEnd(12)} ${String(l.quantity).padStart(14)} × ${l.price}/${l.per}  = ${formatGrid(l.amount)}`,
-      ),
-      `  total ${formatGrid(job.amount)} over ${accepted.length} note(s), last events hash ${parsed?.eventsHash ?? "-"}`,
-      `  ${vouchers.length} voucher(s), redeemed in ${job.redeemTx ?? "(not yet)"}`,
+      `Verifying job ${result.jobId}`,
+      ...result.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+      failed === 0
+        ? `All ${result.checks.length} checks passed.`
+        : `${failed} of ${result.checks.length} checks failed.`,
     ].join("\n");
-    return { json, text };
+    return { json: result, text, exitCode: result.ok ? 0 : 1 };
   } finally {
     await submitter.close();
   }

@@ -212,15 +212,18 @@ contract EscrowHandler is Cheats {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (id == 0 || !_live(c) || block.timestamp < c.deadline) return;
         uint256 pick = callerSeed % 4;
-        address caller = pick == 0 ? c.payer : pick == 1 ? c.provider : pick == 2 ? _actor(callerSeed >> 8) : feeRecipient;
-        _settle(id, c, caller);
+        address caller = feeRecipient;
+        if (pick == 0) caller = c.payer;
+        else if (pick == 1) caller = c.provider;
+        else if (pick == 2) caller = _actor(callerSeed >> 8);
+        _settle(id, c, caller, false);
         _after("finalizeClose");
     }
 
     function closeChannel(uint256 channelSeed) external {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
         if (id == 0 || !_live(c)) return;
-        _settle(id, c, c.provider);
+        _settle(id, c, c.provider, true);
         _after("closeChannel");
     }
 
@@ -312,15 +315,11 @@ contract EscrowHandler is Cheats {
         }
     }
 
-    /// @dev Closes as `caller` and checks the outcome: the payer's free balance grows by exactly
+    /// @dev Closes as `caller` (`closeChannel` or `finalizeClose`) and checks the outcome: the payer's free balance grows by exactly
     /// amount − redeemed and the accrued fees by exactly ⌊redeemed · feeBps / 10 000⌋.
-    function _settle(uint256 id, IComputeEscrow.Channel memory c, address caller) private {
+    function _settle(uint256 id, IComputeEscrow.Channel memory c, address caller, bool byClose) private {
         uint256 freeBefore = escrow.freeBalance(c.payer);
         uint256 feesBefore = escrow.accruedFees();
-        // Before the deadline only the provider's close is possible; after it, the provider may do
-        // either, so both are covered.
-        bool byClose = caller == c.provider
-            && (block.timestamp < c.deadline || (uint256(keccak256(abi.encode(id, block.timestamp))) & 1) == 0);
         vm.prank(caller);
         if (byClose) escrow.closeChannel(id);
         else escrow.finalizeClose(id);

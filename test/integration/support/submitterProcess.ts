@@ -1,7 +1,8 @@
 // A submitter in its own process, so a test can make it vanish with SIGKILL. It submits one burn
-// job through the CLI's code and prints one JSON line per debit note on stdout. When note
-// `freezeAtNote` arrives it prints `frozen` and blocks its whole event loop (no voucher for that
-// note is signed or sent) until the test kills it, so what it has signed is known exactly.
+// job through the CLI's code and prints one JSON line per debit note on stdout. `freezeDelayMs`
+// after note `freezeAfterNote` (long enough for that note's voucher to be sent, well before the
+// next note is due) it prints `frozen` and blocks its whole event loop until the test kills it: no
+// later voucher is signed or sent, so what it has signed, and delivered, is known exactly.
 //
 // Input: GRIDSPOT_PRIVATE_KEY, and GRIDSPOT_TEST_SUBMITTER = JSON of SubmitterProcessInput.
 import { writeSync } from "node:fs";
@@ -18,7 +19,8 @@ export type SubmitterProcessInput = {
   bootstrap: string[];
   outputDir: string;
   burnMs: number;
-  freezeAtNote: number;
+  freezeAfterNote: number;
+  freezeDelayMs: number;
   /** Bound on the freeze, so a test that forgets to kill it does not leave it behind for long. */
   freezeMs: number;
 };
@@ -46,9 +48,11 @@ try {
       outputDir: input.outputDir,
       onNote: (note, verdict) => {
         emit({ event: "note", jobId: note.jobId, channelId: note.channelId, seq: note.seq, verdict });
-        if (note.seq !== input.freezeAtNote) return;
-        emit({ event: "frozen", seq: note.seq });
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, input.freezeMs);
+        if (note.seq !== input.freezeAfterNote) return;
+        setTimeout(() => {
+          emit({ event: "frozen", afterNote: note.seq });
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, input.freezeMs);
+        }, input.freezeDelayMs);
       },
     },
   );

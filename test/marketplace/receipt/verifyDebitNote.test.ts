@@ -120,6 +120,8 @@ describe("verifyDebitNote", () => {
 
   it.each([
     ["gpu_ms", 1n],
+    // Utilization-weighted GPU time is bounded by the allocated GPU time.
+    ["gpu_util_ms", 1n],
     ["cpu_core_ms", 4n],
     ["mem_mib_ms", 8192n],
   ] as const)(

@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../../marketplace/store/openStore.ts";
+import { buildApp } from "../../../node/api/buildApp.ts";
+import { insertJob } from "../../../node/store/jobRecords.ts";
+import { openProviderStore } from "../../../node/store/openProviderStore.ts";
+import { usageTotals } from "../../../node/store/usageTotals.ts";
+
+const TOKEN = "usage-admin-token-0123456789";
+let dir: string;
+let path: string;
+let store: Store;
+let app: FastifyInstance;
+
+const event = (seq: number | string, quantity = "10", extra: Record<string, unknown> = {}) => ({
+  id: `job-usage-1:tokens:${seq}`,
+  jobId: "job-usage-1",
+  source: "gateway",
+  meter: "tokens",
+  quantity,
+  time: 1_700_000_000_000,
+  ...extra,
+});
+const rows = () => Number((store.db.prepare("SELECT COUNT(*) AS n FROM usage_events").get() as { n: number }).n);
+
+async function start() {
+  app = buildApp({ store, adminToken: TOKEN, status: () => ({}), redeem: async () => null });
+  await app.ready();
+}
+const post = (body: unknown, token: string | null = TOKEN) =>
+  app.inject({
+    method: "POST",
+    url: "/v1/usage",
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+    payload: body as Record<string, unknown>,
+  });
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "gridspot-api-usage-"));
+  path = join(dir, "provider.db");
+  store = openProviderStore(path);
+  insertJob(store, {
+    jobId: "job-usage-1",
+    orderId: "order-usage-1",
+    submitter: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    channelId: 3n,
+    channelBase: 0n,
+    agreement: "{}",
+    startedAt: 1,
+  });
+  await start();
+});
+afterEach(async () => {
+  await app.close();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("POST /v1/usage", () => {
+  it("needs the admin token", async () => {
+    expect((await post({ events: [event(0)] }, null)).statusCode).toBe(401);
+    expect((await post({ events: [event(0)] }, "wrong-token-0123456789abcdef")).statusCode).toBe(401);
+    expect(rows()).toBe(0);
+  });
+
+  it("reports each event inserted or duplicate, in order, and never rejects a batch for duplicates", async () => {
+    const big = (2n ** 62n + 1n).toString();
+    const first = await post({ events: [event(0, big), event(1), event(0, big)] });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toEqual({
+      results: [
+        { id: "job-usage-1:tokens:0", status: "inserted" },
+        { id: "job-usage-1:tokens:1", status: "inserted" },
+        { id: "job-usage-1:tokens:0", status: "duplicate" },
+      ],
+    });
+    const again = await post({ events: [event(1, "999"), event(2)] });
+    expect(again.json()).toEqual({
+      results: [
+        { id: "job-usage-1:tokens:1", status: "duplicate" },
+        { id: "job-usage-1:tokens:2", status: "inserted" },
+      ],
+    });
+    // Exact beyond 2^53, and the first version of a re-sent id is the one kept.
+    expect(usageTotals(store, "job-usage-1")).toEqual({ tokens: 2n ** 62n + 21n });
+  });
+
+  it("remembers ids across restarts of the node", async () => {
+    await post({ events: [event(0)] });
+    await app.close();
+    store.close();
+    store = openProviderStore(path);
+    await start();
+    expect((await post({ events: [event(0)] })).json()).toEqual({
+      results: [{ id: "job-usage-1:tokens:0", status: "duplicate" }],
+    });
+  });
+
+  it.each([
+    [{ events: [event(0), event(1), event(2, "10", { meter: "disk_ms", id: "job-usage-1:disk_ms:2" })] }, 2, "unknown meter disk_ms"],
+    [{ events: [event(0), event(1, "-1")] }, 1, "quantity must be a non-negative integer as a decimal string"],
+    [{ events: [event(0, 10 as unknown as string)] }, 0, "quantity must be a non-negative integer as a decimal string"],
+    [{ events: [event(0, "9223372036854775808")] }, 0, "quantity above 2^63 - 1"],
+    [{ events: [event(0), { ...event(1), jobId: "job-nobody-1", id: "job-nobody-1:tokens:1" }] }, 1, "unknown job job-nobody-1"],
+    [{ events: [event(0), { ...event(1), id: "job-other-1:tokens:1" }] }, 1, 'id must be "job-usage-1:tokens:<seq>"'],
+    [{ events: [event(0), event(1, "5", { quantiy: "5" })] }, 1, "unknown field quantiy"],
+    [{ events: [event(0, "1", { time: 1.5 })] }, 0, "time must be a non-negative integer"],
+    [{ events: [null] }, 0, "not an object"],
+  ])("refuses a batch with an invalid event, naming its index, and writes nothing of it (%#)", async (body, index, problem) => {
+    const response = await post(body);
+    expect(response.statusCode).toBe(400);
+    const answer = response.json() as { error: string; message: string; index: number };
+    expect(answer.error).toBe("bad-request");
+    expect(answer.index).toBe(index);
+    expect(answer.message).toContain(`events[${index}]: ${problem}`);
+    expect(rows()).toBe(0);
+  });
+
+  it("takes 1,000 events in one request and refuses 1,001", async () => {
+    const thousand = Array.from({ length: 1000 }, (_, i) => event(i, "1"));
+    const ok = await post({ events: thousand });
+    expect(ok.statusCode).toBe(200);
+    expect((ok.json() as { results: unknown[] }).results).toHaveLength(1000);
+    const tooMany = await post({ events: [...thousand, event(1000)] });
+    expect(tooMany.statusCode).toBe(400);
+    expect((tooMany.json() as { message: string }).message).toBe("at most 1000 events per request, got 1001");
+    expect(rows()).toBe(1000);
+    expect((await post({ nope: [] })).statusCode).toBe(400);
+    expect((await post({ events: [] })).json()).toEqual({ results: [] });
+  });
+});

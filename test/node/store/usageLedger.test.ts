@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../../marketplace/store/openStore.ts";
+import type { UsageEvent } from "../../../node/meter/types.ts";
+import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
+import { insertJob } from "../../../node/store/jobRecords.ts";
+import { getJobTerms, insertJobTerms } from "../../../node/store/jobTerms.ts";
+import { openProviderStore } from "../../../node/store/openProviderStore.ts";
+import { usageTotals } from "../../../node/store/usageTotals.ts";
+import { agreement, SUBMITTER } from "../../marketplace/messages/fixtures.ts";
+import { usageEvent } from "./usageEvent.ts";
+
+let dir: string;
+let path: string;
+let store: Store;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "gridspot-ledger-"));
+  path = join(dir, "provider.db");
+  store = openProviderStore(path);
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const jobEvent = (id: string, quantity: bigint): UsageEvent => ({
+  id: `job1:job:${id}`,
+  jobId: "job1",
+  source: "job",
+  meter: "tokens",
+  quantity,
+  time: 1,
+});
+
+describe("the usage ledger", () => {
+  it("keeps seen ids for good: an id is a duplicate after the store is closed and reopened", () => {
+    const e = usageEvent("job1", "gpu_util_ms", 0, 500n);
+    expect(insertUsageEvents(store, [e]).inserted).toEqual([e.id]);
+    store.close();
+    store = openProviderStore(path);
+    expect(insertUsageEvents(store, [e, usageEvent("job1", "gpu_mem_mib_ms", 0, 7n)])).toEqual({
+      inserted: ["job1:gpu_mem_mib_ms:0"],
+      duplicates: [e.id],
+    });
+    expect(usageTotals(store, "job1")).toEqual({ gpu_mem_mib_ms: 7n, gpu_util_ms: 500n });
+  });
+
+  it("takes a job's own events under `${jobId}:job:<id>`, only from source job", () => {
+    expect(insertUsageEvents(store, [jobEvent("a", 3n)]).inserted).toEqual(["job1:job:a"]);
+    expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), source: "node" }])).toThrow(
+      /id must be "job1:tokens:<seq>"$/,
+    );
+    expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), id: "job1:job:" }])).toThrow(
+      /id must be "job1:tokens:<seq>" or "job1:job:<id>"/,
+    );
+    expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), id: `job1:job:${"x".repeat(250)}` }])).toThrow(
+      /id longer than 256 characters/,
+    );
+    expect(usageTotals(store, "job1")).toEqual({ tokens: 3n });
+  });
+
+  it("stores nothing for an empty batch", () => {
+    expect(insertUsageEvents(store, [])).toEqual({ inserted: [], duplicates: [] });
+  });
+
+  it("keeps the first agreement stored for a job", () => {
+    insertJob(store, {
+      jobId: agreement.jobId,
+      orderId: agreement.orderId,
+      submitter: SUBMITTER,
+      channelId: 7n,
+      channelBase: 0n,
+      agreement: "{}",
+      startedAt: 1,
+    });
+    expect(getJobTerms(store, agreement.jobId)).toBeUndefined();
+    insertJobTerms(store, { jobId: agreement.jobId, agreement });
+    insertJobTerms(store, { jobId: agreement.jobId, agreement: { ...agreement, granularity: "min" } });
+    expect(getJobTerms(store, agreement.jobId)).toEqual(agreement);
+  });
+});
