@@ -21,6 +21,7 @@ import type { ProviderConfig } from "./config/providerConfig.ts";
 import { createJobService } from "./job/jobService.ts";
 import { createAdvertiser } from "./offer/advertiser.ts";
 import { createPricingEngine } from "./pricing/createPricingEngine.ts";
+import { createGpuUsageReader } from "./resources/createGpuUsageReader.ts";
 import { gpuPreflight } from "./resources/gpuPreflight.ts";
 import { createRedeemer } from "./settle/createRedeemer.ts";
 import { reconcile } from "./settle/reconcile.ts";
@@ -52,6 +53,21 @@ export async function startProvider(
   account: LocalAccount,
   logger: Logger = createLogger("gridspot:node"),
 ): Promise<ProviderNode> {
+  // usage billing: the GPU preflight, first, so a misconfigured machine fails before anything
+  // else happens. It checks driver, CUDA version and GPUs and fails the start when GPUs are
+  // configured and nvidia-smi is missing, broken or finds fewer; it is logged and in GET /v1/status.
+  const { resources, preflight } = await gpuPreflight({
+    nvidiaSmiPath: config.runtime.nvidiaSmi,
+    requireGpus: config.runtime.requireGpus,
+    expectGpus: config.runtime.expectGpus,
+  });
+  logger.info("GPU preflight", {
+    state: preflight.state,
+    driver: preflight.driverVersion ?? "-",
+    cuda: preflight.cudaVersion ?? "-",
+    gpus: preflight.gpuCount,
+    classes: preflight.classes,
+  });
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openProviderStore(join(config.dataDir, "provider.db"));
   const clients = await createChainClients({ rpcUrl: config.rpcUrl, account });
@@ -69,20 +85,6 @@ export async function startProvider(
     logger.warn("job interrupted by a restart", { jobId: job.jobId });
   }
 
-  // usage billing: the GPU preflight (driver, CUDA version, GPUs) fails the start when GPUs are
-  // configured and nvidia-smi is missing, broken or finds fewer; it is logged and in GET /v1/status.
-  const { resources, preflight } = await gpuPreflight({
-    nvidiaSmiPath: config.runtime.nvidiaSmi,
-    requireGpus: config.runtime.requireGpus,
-    expectGpus: config.runtime.expectGpus,
-  });
-  logger.info("GPU preflight", {
-    state: preflight.state,
-    driver: preflight.driverVersion ?? "-",
-    cuda: preflight.cudaVersion ?? "-",
-    gpus: preflight.gpuCount,
-    classes: preflight.classes,
-  });
   const gpus = resources.gpus.map((g) => ({ index: g.index, class: g.class, vramMiB: g.vramMiB }));
   const capacityTotals = {
     gpus,
@@ -189,8 +191,15 @@ export async function startProvider(
       meterIntervalMs: config.runtime.meterIntervalMs,
       sandbox: config.runtime.sandbox,
       finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
-      // usage billing: GPU utilization and memory are metered through nvidia-smi when it found GPUs.
-      nvidiaSmi: preflight.state === "ok" ? config.runtime.nvidiaSmi : undefined,
+      // usage billing: GPU utilization and memory are metered through nvidia-smi when it found GPUs,
+      // one reading per interval shared by all GPU jobs.
+      readGpuUsage:
+        preflight.state === "ok"
+          ? createGpuUsageReader({
+              nvidiaSmiPath: config.runtime.nvidiaSmi,
+              maxAgeMs: config.runtime.meterIntervalMs / 2,
+            })
+          : undefined,
       // Not the whole home: the job's own tools may live there. The work dir inside the data dir
       // is bound back in after the data dir is hidden.
       hidePaths: [

@@ -5,6 +5,7 @@ import { toJson } from "../messages/json.ts";
 import { KeystoreError } from "../wallet/keystore.ts";
 import { chainDeploy } from "./commands/chain.ts";
 import { jobInvoice, jobList, jobOptions, jobStatus, jobSubmit, jobVerify } from "./commands/job.ts";
+import { marketOffers, marketPrices, marketQuote } from "./commands/market.ts";
 import { providerApi } from "./commands/provider.ts";
 import type { CommandResult } from "./commands/types.ts";
 import { walletBalance, walletCreate, walletDeposit, walletFaucet } from "./commands/wallet.ts";
@@ -17,6 +18,9 @@ Usage: gridspot <group> <command> [options]
   job      submit [--gpus N] [--gpu-class C] [--cpus N] [--mem MiB] [--max-price-gpu-hour X]
                   [--budget X] [--max-duration S] [--input FILE]... [--output GLOB]... [--explain] -- COMMAND [ARGS]
            list | status ID | invoice ID [--csv] | verify ID
+  market   offers [--gpu-class C] | prices | quote --gpus N [--gpu-class C] [--cpus N] [--mem MiB]
+                  [--max-duration S] [--max-price-gpu-hour X]
+                  (all three: [--wait S] listen up to S seconds, default 3; [--min-offers N])
   provider start --config FILE | status | redeem
   chain    deploy [--faucet]
 
@@ -91,6 +95,12 @@ async function dispatch(
       const { options, positionals } = jobOptions(rest);
       return jobVerify(options, positionals[0]);
     }
+    case "market offers":
+      return marketOffers(rest);
+    case "market prices":
+      return marketPrices(rest);
+    case "market quote":
+      return marketQuote(rest);
     case "provider status":
       return providerApi("status", rest);
     case "provider redeem":

@@ -15,6 +15,11 @@ export const debitNote = z.object({
   elapsedMs: z.number().int().nonnegative(),
   usage: z.array(z.object({ meter, quantity: uint })).max(16),
   rates: z.array(rate).min(1).max(16),
+  /**
+   * What the usage costs before the agreement's minimum charge (`jobAmount = max(subtotal, minimum)`).
+   * Carried because a spot note's subtotal builds on the previous one (see rating/noteSubtotal.ts).
+   */
+  subtotal: uint.optional(),
   jobAmount: uint,
   channelCumulative: uint,
   /** keccak256(previous note's eventsHash ‖ digest of the usage events billed since). */

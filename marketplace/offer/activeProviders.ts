@@ -20,7 +20,8 @@ export function createActiveProviderCheck(components: {
   return async (provider) => {
     const key = provider.toLowerCase();
     const cached = known.get(key);
-    if (cached !== undefined && (cached.active || now() - cached.at < INACTIVE_RECHECK_MS)) return cached.active;
+    if (cached !== undefined && (cached.active || now() - cached.at < INACTIVE_RECHECK_MS))
+      return cached.active;
     let ask = pending.get(key);
     if (ask === undefined) {
       ask = components.publicClient

@@ -38,7 +38,8 @@ export function createOfferFeed(components: OfferFeedComponents) {
     // Listing waits for the registry; validation does not, so relaying is never held up by the chain.
     void components.isActiveProvider(offer.provider as Address).then((active) => {
       if (!active) logger.debug("offer of a provider that is not active", { provider: offer.provider });
-      else if (book.add(offer, expiresAt)) logger.debug("offer listed", { provider: offer.provider, seq: offer.seq });
+      else if (book.add(offer, expiresAt))
+        logger.debug("offer listed", { provider: offer.provider, seq: offer.seq });
     });
     return TopicValidatorResult.Accept;
   };

@@ -36,7 +36,10 @@ export function pricePer(rate: Rate | undefined, units: bigint): bigint | null {
  * The rows of the offer table: every GPU class of every live offer (only `gpuClass` when given),
  * and one row for a provider without GPUs; by provider address, then class.
  */
-export function listOffers(entries: readonly BookEntry[], filter: { gpuClass?: string | undefined } = {}): OfferRow[] {
+export function listOffers(
+  entries: readonly BookEntry[],
+  filter: { gpuClass?: string | undefined } = {},
+): OfferRow[] {
   const rows: OfferRow[] = [];
   for (const { offer, receivedAt } of entries) {
     const common = {
@@ -58,7 +61,9 @@ export function listOffers(entries: readonly BookEntry[], filter: { gpuClass?: s
       receivedAt,
       seq: offer.seq,
     };
-    const resources = offer.resources.filter((r) => filter.gpuClass === undefined || r.class === filter.gpuClass);
+    const resources = offer.resources.filter(
+      (r) => filter.gpuClass === undefined || r.class === filter.gpuClass,
+    );
     if (offer.resources.length === 0 && filter.gpuClass === undefined) {
       rows.push({ ...common, gpuClass: null, gpusFree: 0, gpusTotal: 0, vramMiB: 0, gpuHour: null });
     }

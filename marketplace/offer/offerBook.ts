@@ -48,7 +48,8 @@ export class OfferBook {
         this.#entries.delete(key);
         continue;
       }
-      if (filter.gpuClass !== undefined && !entry.offer.resources.some((r) => r.class === filter.gpuClass)) continue;
+      if (filter.gpuClass !== undefined && !entry.offer.resources.some((r) => r.class === filter.gpuClass))
+        continue;
       live.push(entry);
     }
     return live.sort((a, b) => (a.offer.provider.toLowerCase() < b.offer.provider.toLowerCase() ? -1 : 1));

@@ -30,7 +30,10 @@ export type MarketView = {
  */
 export async function openMarketView(settings: MarketViewSettings): Promise<MarketView> {
   const clients = await createChainClients({ rpcUrl: settings.rpcUrl });
-  const deployment = await readDeployment(settings.deploymentsDir ?? defaultDeploymentsDir(), clients.chain.id);
+  const deployment = await readDeployment(
+    settings.deploymentsDir ?? defaultDeploymentsDir(),
+    clients.chain.id,
+  );
   const book = new OfferBook();
   const host = await createHost({
     privateKey: await generateKeyPair("Ed25519"),

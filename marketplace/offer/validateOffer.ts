@@ -30,7 +30,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * published it, a `provider` that did not sign it. Ignore: expired, or not newer than the offer held
  * (a duplicate or a replay). Accept: everything else, with the envelope's expiry.
  */
-export async function validateOffer(context: ValidateOfferContext, message: OfferMessage): Promise<OfferVerdict> {
+export async function validateOffer(
+  context: ValidateOfferContext,
+  message: OfferMessage,
+): Promise<OfferVerdict> {
   if (message.from === undefined) return { result: "reject", reason: "unsigned gossip message" };
   if (message.data.byteLength > MAX_GOSSIP_MESSAGE_BYTES)
     return { result: "reject", reason: `larger than ${MAX_GOSSIP_MESSAGE_BYTES} bytes` };
@@ -49,7 +52,10 @@ export async function validateOffer(context: ValidateOfferContext, message: Offe
     ...(context.now === undefined ? {} : { now: context.now }),
   });
   if (!opened.ok)
-    return { result: opened.reason === "stale" ? "ignore" : "reject", reason: `${opened.reason}: ${opened.detail}` };
+    return {
+      result: opened.reason === "stale" ? "ignore" : "reject",
+      reason: `${opened.reason}: ${opened.detail}`,
+    };
   const offer = opened.value;
   if (offer.peerId !== message.from)
     return { result: "reject", reason: `peer-mismatch: the offer names ${offer.peerId}` };

@@ -10,13 +10,15 @@ export type WaitForOffersParameters = {
   maxMs: number;
   /** Return early once offers have come in and none came for this long. */
   quietMs?: number;
+  /** Return as soon as the book holds this many offers (instead of waiting for quiet). */
+  minOffers?: number;
   signal?: AbortSignal;
 };
 
 /**
  * Waits, at most `maxMs`, for the market's offers to come in: providers publish when a peer joins the
- * offers topic, so the book fills within moments of joining and then goes quiet. Returns how long
- * it waited.
+ * offers topic, so the book fills within moments of joining and then goes quiet; or until it holds
+ * `minOffers`. Returns how long it waited.
  */
 export async function waitForOffers(book: OfferBook, p: WaitForOffersParameters): Promise<number> {
   const quietMs = p.quietMs ?? OFFERS_QUIET_MS;
@@ -24,8 +26,12 @@ export async function waitForOffers(book: OfferBook, p: WaitForOffersParameters)
   for (;;) {
     const now = Date.now();
     if (now - started >= p.maxMs || p.signal?.aborted === true) break;
-    const last = book.lastAddedAt;
-    if (last !== undefined && now - last >= quietMs) break;
+    if (p.minOffers !== undefined) {
+      if (book.size >= p.minOffers) break;
+    } else {
+      const last = book.lastAddedAt;
+      if (last !== undefined && now - last >= quietMs) break;
+    }
     await sleep(Math.min(POLL_MS, Math.max(1, started + p.maxMs - now)));
   }
   return Date.now() - started;

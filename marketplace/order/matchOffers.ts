@@ -36,6 +36,15 @@ type Slot = {
   gpu: PricedRate | undefined;
   cpu: PricedRate | undefined;
   mem: PricedRate | undefined;
+  /**
+   * ⌊hourPrice / per⌋ of the shelf's sort-key rate as a double: `quantity × keyNum` is (up to
+   * rounding) a lower bound of the slot's hourly cost, used only to stop scanning early.
+   */
+  keyNum: number;
+  /** The rate the shelf is sorted by (gpu on a class shelf, cpu on the CPU shelf). */
+  sortRate: PricedRate | undefined;
+  /** The job's rates here, built once. */
+  jobRates: Rate[] | undefined;
 };
 
 /** A flat rate with `price × 1 h` precomputed: the cost of q units for an hour is ⌊q·hourPrice / per⌋. */
@@ -48,6 +57,8 @@ type Shelf = {
   /** Slots with tiered rates: their hourly cost has no simple lower bound, so they are always scanned. */
   irregular: Slot[];
   most: { freeGpus: number; vramMiB: number; freeCpuCores: number; freeMemMiB: number; maxDurationS: number };
+  /** The lowest ⌊hourPrice / per⌋ of the other meters on the shelf (doubles): they tighten the scan's bound. */
+  least: { cpuNum: number; memNum: number };
 };
 
 /**
@@ -74,7 +85,16 @@ export function createOfferIndex(entries: readonly BookEntry[]): OfferIndex {
       cpu: priced(cpuRate),
       mem: priced(memRate),
     };
-    cpu.push({ ...base, gpuClass: undefined, freeGpus: 0, vramMiB: 0, gpu: undefined });
+    cpu.push({
+      ...base,
+      gpuClass: undefined,
+      freeGpus: 0,
+      vramMiB: 0,
+      gpu: undefined,
+      keyNum: 0,
+      sortRate: undefined,
+      jobRates: undefined,
+    });
     for (const resource of offer.resources) {
       const gpuRate = offer.rates.find((r) => r.meter === "gpu_ms" && r.gpuClass === resource.class);
       // A class without a price is not for sale: a job there would have no GPU rate to pay.
@@ -86,6 +106,9 @@ export function createOfferIndex(entries: readonly BookEntry[]): OfferIndex {
         freeGpus: resource.free,
         vramMiB: resource.vramMiB,
         gpu: priced(gpuRate),
+        keyNum: 0,
+        sortRate: undefined,
+        jobRates: undefined,
       });
       gpu.set(resource.class, slots);
     }
@@ -111,7 +134,11 @@ export type MatchOrderOptions = {
  * cheapest fitting class. Prices are compared as exact fractions; costs are the floored amounts
  * `estimateCost` gives.
  */
-export function matchOrder(index: OfferIndex, order: OfferOrder, options: MatchOrderOptions = {}): OfferMatch[] {
+export function matchOrder(
+  index: OfferIndex,
+  order: OfferOrder,
+  options: MatchOrderOptions = {},
+): OfferMatch[] {
   const limit = options.limit ?? 10;
   if (limit <= 0) return [];
   const r = order.requirements;
@@ -136,7 +163,11 @@ export function matchOffers(
   requirements: Requirements,
   maxRates: readonly Rate[],
 ): OfferMatch[] {
-  return matchOrder(createOfferIndex(entries), { requirements, maxRates }, { limit: Number.POSITIVE_INFINITY });
+  return matchOrder(
+    createOfferIndex(entries),
+    { requirements, maxRates },
+    { limit: Number.POSITIVE_INFINITY },
+  );
 }
 
 type Maxima = { gpu: Rate[]; cpu: Rate[]; mem: Rate[] };
@@ -172,18 +203,25 @@ function scanShelf(shelf: Shelf, r: Requirements, maxima: Maxima, top: TopMatche
   const cores = BigInt(r.cpuCores);
   const mem = BigInt(r.memMiB);
   const sortQuantity = by === "gpu" ? gpus : cores;
-  const sortMaxima = by === "gpu" ? maxima.gpu : maxima.cpu;
-  for (const slot of shelf.sorted) {
-    const keyRate = by === "gpu" ? slot.gpu : slot.cpu;
-    // Sorted by this rate: once it is above a maximum, so is every slot after it.
-    if (!withinMaxima(keyRate, sortMaxima)) break;
-    // Every other meter costs ≥ 0, so this slot and all after it cost at least the key meter's share.
-    const floor = keyRate === undefined ? 0n : (sortQuantity * keyRate.hourPrice) / keyRate.per;
-    if (top.full() && floor > top.worstCost()) break;
+  const quantityNum = by === "gpu" ? r.gpus : r.cpuCores;
+  // What the other meters cost at least anywhere on this shelf, added to every slot's bound.
+  const othersNum = (by === "gpu" ? r.cpuCores * shelf.least.cpuNum : 0) + r.memMiB * shelf.least.memNum;
+  const sorted = shelf.sorted;
+  // Sorted by the key rate: every slot from the first one above a maximum on is above it too.
+  const end = firstAbove(sorted, by === "gpu" ? maxima.gpu : maxima.cpu);
+  const checkCpu = by === "gpu" && maxima.cpu.length > 0;
+  const checkMem = maxima.mem.length > 0;
+  for (let i = 0; i < end; i++) {
+    const slot = sorted[i] as Slot;
+    // Every other meter costs ≥ 0, so this slot and all after it cost at least the key meter's
+    // share: once that is above the worst match kept, nothing after can enter. (Doubles with slack:
+    // a bound that is merely close never stops the scan; exact costs decide.)
+    if (quantityNum * slot.keyNum + othersNum > top.worstNum) break;
     if (!fits(slot, r)) continue;
-    if (by === "gpu" && !withinMaxima(slot.cpu, maxima.cpu)) continue;
-    if (!withinMaxima(slot.mem, maxima.mem)) continue;
-    let cost = floor;
+    if (checkCpu && !withinMaxima(slot.cpu, maxima.cpu)) continue;
+    if (checkMem && !withinMaxima(slot.mem, maxima.mem)) continue;
+    const keyRate = slot.sortRate;
+    let cost = keyRate === undefined ? 0n : (sortQuantity * keyRate.hourPrice) / keyRate.per;
     if (by === "gpu" && slot.cpu !== undefined) cost += (cores * slot.cpu.hourPrice) / slot.cpu.per;
     if (slot.mem !== undefined) cost += (mem * slot.mem.hourPrice) / slot.mem.per;
     top.offer(slot, cost);
@@ -199,6 +237,19 @@ function scanShelf(shelf: Shelf, r: Requirements, maxima: Maxima, top: TopMatche
   }
 }
 
+/** The index of the first slot whose key rate is above one of `maxima` (binary search, exact). */
+function firstAbove(sorted: readonly Slot[], maxima: readonly Rate[]) {
+  if (maxima.length === 0) return sorted.length;
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (withinMaxima((sorted[mid] as Slot).sortRate, maxima)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function fits(slot: Slot, r: Requirements): boolean {
   return (
     slot.freeCpuCores >= r.cpuCores &&
@@ -209,15 +260,22 @@ function fits(slot: Slot, r: Requirements): boolean {
   );
 }
 
-/** The rates a job at `slot` pays, in the shape a bid carries them (no class tags). */
+/** The rates a job at `slot` pays, in the shape a bid carries them (no class tags); built once per slot. */
 function jobRates(slot: Slot, withGpu: boolean): Rate[] {
+  if (slot.jobRates !== undefined) return slot.jobRates;
   const rates: Rate[] = [];
   for (const p of [withGpu ? slot.gpu : undefined, slot.cpu, slot.mem]) {
     if (p === undefined) continue;
     const { gpuClass: _class, ...rate } = p.rate;
     rates.push(rate);
   }
+  slot.jobRates = rates;
   return rates;
+}
+
+/** ⌊hourPrice / per⌋ as a double (0 for a missing rate): a per-unit lower bound for the scan. */
+function floorNum(rate: PricedRate | undefined): number {
+  return rate === undefined ? 0 : Number(rate.hourPrice / rate.per);
 }
 
 function priced(rate: Rate | undefined): PricedRate | undefined {
@@ -228,12 +286,17 @@ function shelf(slots: Slot[], keyOf: (s: Slot) => PricedRate | undefined): Shelf
   const sorted: Slot[] = [];
   const irregular: Slot[] = [];
   const most = { freeGpus: 0, vramMiB: 0, freeCpuCores: 0, freeMemMiB: 0, maxDurationS: 0 };
+  const least = { cpuNum: Number.POSITIVE_INFINITY, memNum: Number.POSITIVE_INFINITY };
   for (const s of slots) {
+    least.cpuNum = Math.min(least.cpuNum, floorNum(s.cpu));
+    least.memNum = Math.min(least.memNum, floorNum(s.mem));
     most.freeGpus = Math.max(most.freeGpus, s.freeGpus);
     most.vramMiB = Math.max(most.vramMiB, s.vramMiB);
     most.freeCpuCores = Math.max(most.freeCpuCores, s.freeCpuCores);
     most.freeMemMiB = Math.max(most.freeMemMiB, s.freeMemMiB);
     most.maxDurationS = Math.max(most.maxDurationS, s.maxDurationS);
+    s.sortRate = keyOf(s);
+    s.keyNum = floorNum(s.sortRate);
     const tiered =
       s.gpu?.rate.tiers !== undefined || s.cpu?.rate.tiers !== undefined || s.mem?.rate.tiers !== undefined;
     (tiered ? irregular : sorted).push(s);
@@ -246,7 +309,11 @@ function shelf(slots: Slot[], keyOf: (s: Slot) => PricedRate | undefined): Shelf
     const right = y === undefined ? 0n : y.rate.price * (x?.per ?? 1n);
     return left < right ? -1 : left > right ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
   });
-  return { sorted, irregular, most };
+  if (slots.length === 0) {
+    least.cpuNum = 0;
+    least.memNum = 0;
+  }
+  return { sorted, irregular, most, least };
 }
 
 type Ranked = { slot: Slot; cost: bigint };
@@ -256,6 +323,8 @@ class TopMatches {
   readonly #limit: number;
   readonly #items: Ranked[] = [];
   readonly #byProvider = new Map<string, Ranked>();
+  /** The worst kept cost as a double with slack above it; +∞ until `limit` matches are kept. */
+  worstNum = Number.POSITIVE_INFINITY;
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -263,10 +332,6 @@ class TopMatches {
 
   full(): boolean {
     return this.#items.length >= this.#limit;
-  }
-
-  worstCost(): bigint {
-    return this.#items.at(-1)?.cost ?? 0n;
   }
 
   offer(slot: Slot, cost: bigint): void {
@@ -294,6 +359,11 @@ class TopMatches {
     const item = { slot, cost };
     items.splice(lo, 0, item);
     this.#byProvider.set(slot.key, item);
+    if (this.full()) {
+      // Slack of a millionth plus one: far above double rounding, so the bound stays a true bound.
+      const worst = Number((items.at(-1) as Ranked).cost);
+      this.worstNum = worst * (1 + 1e-6) + 1;
+    }
   }
 
   result(): OfferMatch[] {

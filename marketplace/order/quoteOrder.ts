@@ -59,7 +59,11 @@ export function quoteOrder(
             gpuClass: first.gpuClass ?? null,
             rates: first.rates,
             hourlyCost: first.hourlyCost,
-            maxDurationCost: estimateCost(first.rates, requirements, BigInt(requirements.maxDurationS) * 1000n),
+            maxDurationCost: estimateCost(
+              first.rates,
+              requirements,
+              BigInt(requirements.maxDurationS) * 1000n,
+            ),
           },
     best: matches.slice(0, options.best ?? 5),
     misfits: [...counts]

@@ -62,7 +62,8 @@ export function createReputationReader(components: ReputationComponents): Reputa
       abi: computeEscrowAbi,
       functionName: "challengePeriod",
     });
-    const latest = await publicClient.getBlockNumber();
+    // viem caches the block number for its polling interval: a stale one would miss new events.
+    const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
     while (nextBlock <= latest) {
       const toBlock =
         nextBlock + REPUTATION_CHUNK_BLOCKS - 1n < latest ? nextBlock + REPUTATION_CHUNK_BLOCKS - 1n : latest;
@@ -86,7 +87,11 @@ export function createReputationReader(components: ReputationComponents): Reputa
     switch (log.eventName) {
       case "ChannelOpened":
         if (args.provider !== undefined && args.expiry !== undefined) {
-          channels.set(channelId, { provider: args.provider.toLowerCase(), expiry: args.expiry, closedEarly: false });
+          channels.set(channelId, {
+            provider: args.provider.toLowerCase(),
+            expiry: args.expiry,
+            closedEarly: false,
+          });
           entry(args.provider.toLowerCase());
         }
         return;

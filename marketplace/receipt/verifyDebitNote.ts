@@ -1,7 +1,7 @@
 import type { Agreement } from "../messages/agreement.ts";
 import type { DebitNote } from "../messages/receipt.ts";
+import { noteSubtotal, spotRatesProblem } from "../rating/noteSubtotal.ts";
 import { rateCardKey } from "../rating/rateCardKey.ts";
-import { rateUsage } from "../rating/rateUsage.ts";
 
 /** `overBudget` marks the one refusal that is not a fault of the note: it asks for more than the budget. */
 export type NoteCheck = { ok: true; amount: bigint } | { ok: false; reason: string; overBudget?: true };
@@ -36,15 +36,30 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
     return { ok: false, reason: `note ${note.seq} out of order (expected ${expectedSeq})` };
   const events = checkEventRange(note);
   if (events !== undefined) return { ok: false, reason: events };
-  if (rateCardKey(agreement.rates) !== rateCardKey(note.rates))
+  if (agreement.pricing === "fixed" && rateCardKey(agreement.rates) !== rateCardKey(note.rates))
     return { ok: false, reason: "rates differ from the agreement" };
-  const totals: Record<string, bigint> = {};
-  for (const u of note.usage) totals[u.meter] = u.quantity;
-  const rated = rateUsage(totals, note.rates, agreement.granularity, {
-    minimumCharge: agreement.minimumCharge,
+  if (agreement.pricing === "spot") {
+    // A spot rate may change at each note, never above the agreement's maximum.
+    const problem = spotRatesProblem(note.rates, agreement.rates, agreement.maxRates);
+    if (problem !== undefined) return { ok: false, reason: problem };
+  }
+  const totals = usageOf(note);
+  const subtotal = noteSubtotal({
+    pricing: agreement.pricing,
+    rates: note.rates,
+    granularity: agreement.granularity,
+    totals,
+    previous:
+      previous === undefined
+        ? undefined
+        : { totals: usageOf(previous), subtotal: previous.subtotal ?? previous.jobAmount },
   });
-  if (rated.total !== note.jobAmount)
-    return { ok: false, reason: `amount ${note.jobAmount} should be ${rated.total}` };
+  if (note.subtotal !== undefined && note.subtotal !== subtotal)
+    return { ok: false, reason: `subtotal ${note.subtotal} should be ${subtotal}` };
+  const minimum = agreement.minimumCharge ?? 0n;
+  const expected = subtotal > minimum ? subtotal : minimum;
+  if (expected !== note.jobAmount)
+    return { ok: false, reason: `amount ${note.jobAmount} should be ${expected}` };
   if (note.channelCumulative !== p.channelBase + note.jobAmount)
     return { ok: false, reason: "channel cumulative is not base + job amount" };
   if (previous !== undefined) {
@@ -84,4 +99,10 @@ function checkEventRange(note: DebitNote): string | undefined {
   if (eventCount === 1 && firstEventId !== lastEventId)
     return "a note with one event names two different events";
   return undefined;
+}
+
+function usageOf(note: DebitNote): Record<string, bigint> {
+  const totals: Record<string, bigint> = {};
+  for (const u of note.usage) totals[u.meter] = u.quantity;
+  return totals;
 }

@@ -5,15 +5,16 @@ import { toJsonValue } from "../../marketplace/messages/json.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { getJob } from "../store/jobRecords.ts";
 import { getJobTerms } from "../store/jobTerms.ts";
+import { listNoteVouchers } from "../store/noteVouchers.ts";
 import { jobVouchers, listNotes } from "../store/receiptRecords.ts";
 import { redeemTxFor } from "../store/redeemTxFor.ts";
 import { storedNotePayload } from "../store/storedNotePayload.ts";
 
 /**
  * `GET /v1/jobs/:id/invoice`: the job's invoice built by the same `buildInvoice` the submitter's
- * `gridspot job invoice` uses, from the notes the payer signed for (those at or below the job's
- * highest voucher; the submitter builds from the notes it accepted), their vouchers with the
- * transactions that redeemed them, and the stored agreement. 409 when the job has no stored
+ * `gridspot job invoice` uses, from the notes the payer signed a voucher for (the submitter builds
+ * from the notes it accepted), those vouchers with the transactions that redeemed them, and the
+ * stored agreement. 409 when the job has no stored
  * agreement (it started before agreements were kept) or its notes do not add up.
  */
 export function registerInvoiceRoute(
@@ -33,21 +34,28 @@ export function registerInvoiceRoute(
           .status(409)
           .send({ error: "no-agreement", message: "no agreement is stored for this job" });
       }
-      // Vouchers are cumulative: every note up to the job's highest voucher was signed for, one
-      // voucher per note, even where the ledger kept a single row for two equal amounts.
-      let signedUpTo = -1n;
-      for (const v of jobVouchers(store, job.jobId)) {
-        if (v.cumulativeAmount > signedUpTo) signedUpTo = v.cumulativeAmount;
+      // The notes the payer signed: every note with a voucher (older jobs: those with a voucher row).
+      const signedSeqs = new Set([
+        ...listNoteVouchers(store, job.jobId).map((v) => v.noteSeq),
+        ...jobVouchers(store, job.jobId).map((v) => v.noteSeq),
+      ]);
+      const signed = listNotes(store, job.jobId).filter((n) => signedSeqs.has(n.seq));
+      // Notes of equal amount are signed with one and the same voucher (same typed data, same
+      // signature): it is listed once, under the first of them, as the submitter lists it.
+      const vouchers: { cumulativeAmount: bigint; noteSeq: number }[] = [];
+      for (const n of signed) {
+        if (!vouchers.some((v) => v.cumulativeAmount === n.channelCumulative)) {
+          vouchers.push({ cumulativeAmount: n.channelCumulative, noteSeq: n.seq });
+        }
       }
-      const signed = listNotes(store, job.jobId).filter((n) => n.channelCumulative <= signedUpTo);
       try {
         const invoice = buildInvoice({
           agreement,
           notes: signed.map(storedNotePayload),
-          vouchers: signed.map((n) => ({
-            cumulativeAmount: n.channelCumulative,
-            noteSeq: n.seq,
-            redeemTx: redeemTxFor(store, job.channelId, n.channelCumulative),
+          vouchers: vouchers.map((v) => ({
+            cumulativeAmount: v.cumulativeAmount,
+            noteSeq: v.noteSeq,
+            redeemTx: redeemTxFor(store, job.channelId, v.cumulativeAmount),
           })),
         });
         return toJsonValue(invoice);

@@ -42,7 +42,9 @@ const dynamicPricing = z
     epochMs: z.number().int().min(1_000).default(60_000),
     /** Keyed by GPU class (per GPU-hour), `cpu` (per core-hour) or `mem` (per GiB-hour). */
     curves: z.record(
-      z.string().refine((k) => k === "cpu" || k === "mem" || GPU_CLASS.test(k), "expected a GPU class, cpu or mem"),
+      z
+        .string()
+        .refine((k) => k === "cpu" || k === "mem" || GPU_CLASS.test(k), "expected a GPU class, cpu or mem"),
       priceCurve,
     ),
   })

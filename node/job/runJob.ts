@@ -6,23 +6,26 @@ import type { Logger } from "../../marketplace/log/createLogger.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import { signEnvelope } from "../../marketplace/messages/envelope.ts";
 import { type JobEndStatus, type JobStart, submitterFrame } from "../../marketplace/messages/job.ts";
+import type { Rate } from "../../marketplace/messages/primitives.ts";
 import type { DebitNote } from "../../marketplace/messages/receipt.ts";
+import { rateAtMost } from "../../marketplace/order/rateAboveMax.ts";
 import { MAX_JOB_OUTPUT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p/constants.ts";
 import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
-import { rateUsage } from "../../marketplace/rating/rateUsage.ts";
+import { noteSubtotal } from "../../marketplace/rating/noteSubtotal.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { USAGE_FILE_ENV, USAGE_FILE_NAME } from "../meter/constants.ts";
 import { createEgressCounter } from "../meter/createEgressCounter.ts";
 import { createGpuUsageSource } from "../meter/createGpuUsageSource.ts";
 import { createJobMeter } from "../meter/createJobMeter.ts";
 import { createJobUsageFileSource } from "../meter/createJobUsageFileSource.ts";
-import { readGpuUsage } from "../resources/readGpuUsage.ts";
+import type { GpuReading } from "../resources/readGpuUsage.ts";
 import { collectOutputs } from "../run/collectOutputs.ts";
 import { startProcessJob } from "../run/startProcessJob.ts";
 import { writeInputs } from "../run/writeInputs.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
 import { finishJob } from "../store/jobRecords.ts";
 import { insertJobTerms } from "../store/jobTerms.ts";
+import { recordNoteVoucher } from "../store/noteVouchers.ts";
 import { insertNote, insertVoucher } from "../store/receiptRecords.ts";
 import { unbilledEvents } from "../store/unbilledEvents.ts";
 import { usageTotals } from "../store/usageTotals.ts";
@@ -47,8 +50,10 @@ export type RunJobInit = {
   finalVoucherWaitMs: number;
   /** Folders a sandboxed job must not see: the node's data dir (ledger, keys) and the keystore's. */
   hidePaths: string[];
-  /** nvidia-smi to meter GPU utilization and memory of GPU jobs with; no GPU metering without it. */
-  nvidiaSmi?: string | undefined;
+  /** Reads nvidia-smi to meter GPU utilization and memory of GPU jobs; no GPU metering without it. */
+  readGpuUsage?: (() => Promise<GpuReading>) | undefined;
+  /** The node's current rates for a spot agreement's job (from its pricing engine). */
+  spotRates?: ((agreement: Agreement) => Rate[]) | undefined;
 };
 
 export type RunJobParameters = {
@@ -137,14 +142,14 @@ export async function runJob(
     sources: [
       egress,
       createJobUsageFileSource({ jobId, path: usageFile, onWarning: (m, f) => logger.warn(m, f) }),
-      ...(init.nvidiaSmi === undefined || parameters.gpuIndices.length === 0
+      ...(init.readGpuUsage === undefined || parameters.gpuIndices.length === 0
         ? []
         : [
             createGpuUsageSource({
               jobId,
               gpuIndices: parameters.gpuIndices,
               ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
-              read: () => readGpuUsage({ nvidiaSmiPath: init.nvidiaSmi }),
+              read: init.readGpuUsage,
               onWarning: (m, f) => logger.warn(m, f),
             }),
           ]),
@@ -165,6 +170,17 @@ export async function runJob(
   // Receipts
   let seq = 0;
   let prevHash: Hex = ZERO_HASH;
+  let previousBilled: { totals: Record<string, bigint>; subtotal: bigint } | undefined;
+  /** The node's current price for this job, never above the agreement's maximum (spot agreements). */
+  const spotRatesNow = (): Rate[] => {
+    const current = init.spotRates?.(agreement) ?? rates;
+    return rates.map((agreed) => {
+      const now = current.find((r) => r.meter === agreed.meter) ?? agreed;
+      const max = agreement.maxRates.find((m) => m.meter === agreed.meter) ?? agreed;
+      const flat = { meter: agreed.meter, price: now.price, per: now.per };
+      return rateAtMost(flat, max) ? flat : { meter: max.meter, price: max.price, per: max.per };
+    });
+  };
   let jobAmount = 0n;
   const sentAt = new Map<number, number>();
   const noteCumulative = new Map<number, bigint>();
@@ -186,7 +202,17 @@ export async function runJob(
     const events = unbilledEvents(store, jobId);
     const totals = usageTotals(store, jobId);
     // The agreement's whole rate card: tiers ride along in `rates`, the minimum charge beside them.
-    const rated = rateUsage(totals, rates, agreement.granularity, { minimumCharge: agreement.minimumCharge });
+    // In a spot agreement each note prices the usage since the previous one at the current rates.
+    const noteRates = agreement.pricing === "spot" ? spotRatesNow() : rates;
+    const subtotal = noteSubtotal({
+      pricing: agreement.pricing,
+      rates: noteRates,
+      granularity: agreement.granularity,
+      totals,
+      previous: previousBilled,
+    });
+    const minimum = agreement.minimumCharge ?? 0n;
+    const jobAmountNow = subtotal > minimum ? subtotal : minimum;
     const eventsHash = chainEventsHash(prevHash, events);
     const note: DebitNote = {
       jobId,
@@ -197,9 +223,10 @@ export async function runJob(
         meter: meter as DebitNote["usage"][number]["meter"],
         quantity: quantity ?? 0n,
       })),
-      rates,
-      jobAmount: rated.total,
-      channelCumulative: start.channelBase + rated.total,
+      rates: noteRates,
+      subtotal,
+      jobAmount: jobAmountNow,
+      channelCumulative: start.channelBase + jobAmountNow,
       eventsHash,
       eventCount: events.length,
       firstEventId: events[0]?.id ?? null,
@@ -227,6 +254,7 @@ export async function runJob(
       events.map((e) => e.id),
     );
     prevHash = eventsHash;
+    previousBilled = { totals, subtotal };
     jobAmount = note.jobAmount;
     sentAt.set(seq, cutAt);
     noteCumulative.set(seq, note.channelCumulative);
@@ -266,6 +294,13 @@ export async function runJob(
     }
     // Durable before acted on: a crash after this line still redeems it on restart.
     insertVoucher(store, { ...voucher, jobId, noteSeq, receivedAt: Date.now() });
+    // usage billing: which note this voucher signed (the invoice is built from the signed notes).
+    recordNoteVoucher(store, {
+      jobId,
+      noteSeq,
+      cumulativeAmount: voucher.cumulativeAmount,
+      receivedAt: Date.now(),
+    });
     if (noteSeq > answeredSeq) answeredSeq = noteSeq;
     if (suspended && answeredSeq === seq - 1 && refusedReason === undefined) {
       suspended = false;

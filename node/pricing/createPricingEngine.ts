@@ -27,6 +27,9 @@ export type PricingEngineInit = {
   dynamic?: DynamicPricing | undefined;
 };
 
+/** How often the running engine looks at capacity between changes. */
+export const UTILIZATION_SAMPLE_MS = 1_000;
+
 export type PriceMove = { key: string; from: bigint; to: bigint; signals: EpochSignals };
 
 /**
@@ -55,6 +58,7 @@ export function createPricingEngine(components: PricingEngineComponents, init: P
   let lastSignals = new Map<string, EpochSignals>();
   let rates = priceListToRates(prices);
   let timer: NodeJS.Timeout | undefined;
+  let sampler: NodeJS.Timeout | undefined;
 
   function priceOf(key: string): bigint {
     if (key === "cpu") return prices.cpuCoreHour;
@@ -128,10 +132,16 @@ export function createPricingEngine(components: PricingEngineComponents, init: P
       if (init.dynamic === undefined || curves.size === 0) return;
       timer = setInterval(tick, init.dynamic.epochMs);
       timer.unref();
+      // Unstarted holds lapse without an event (Capacity sweeps them when next asked): look every
+      // second, so a lapsed hold counts as in use for at most that long.
+      sampler = setInterval(() => meter.observe(components.utilization()), UTILIZATION_SAMPLE_MS);
+      sampler.unref();
     },
     stop(): void {
       if (timer !== undefined) clearInterval(timer);
+      if (sampler !== undefined) clearInterval(sampler);
       timer = undefined;
+      sampler = undefined;
     },
   };
 }

@@ -43,11 +43,7 @@ export function createUtilizationMeter(now: () => number) {
         const used = usedArea.get(key) ?? 0;
         const state = current.get(key);
         const share =
-          total > 0
-            ? used / total
-            : state !== undefined && state.total > 0
-              ? state.used / state.total
-              : 0;
+          total > 0 ? used / total : state !== undefined && state.total > 0 ? state.used / state.total : 0;
         out.set(key, Math.min(BPS, Math.round(share * BPS)));
       }
       usedArea.clear();

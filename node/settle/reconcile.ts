@@ -34,8 +34,10 @@ export type ReconcileOptions = {
  * redeemed on-chain (read now). Each difference is reported with its kind and amount (see
  * DIFFERENCE_KINDS); a channel without any is `ok`. Nothing is changed, on-chain or in the store.
  *
- * A channel with a running job is reported with `running: true` and its jobs' ledger and notes
- * are compared only once they end, since the newest interval is always billed a little later.
+ * A channel with a running job is reported with `running: true`: its jobs' ledger and notes are
+ * compared only once they end (the newest interval is always billed a little later), and its
+ * vouchers are not yet due for redemption (the node redeems them when the job ends). An escrow that
+ * paid more than any voucher held is reported whatever runs.
  */
 export async function reconcile(
   store: Store,
@@ -43,11 +45,16 @@ export async function reconcile(
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> {
   const byChannel = new Map<bigint, JobRecord[]>();
-  // Oldest first, so a channel's jobs are in the order their channel bases grew.
-  for (const job of listJobs(store, -1).reverse()) {
+  for (const job of listJobs(store, -1)) {
     const list = byChannel.get(job.channelId);
     if (list === undefined) byChannel.set(job.channelId, [job]);
     else list.push(job);
+  }
+  // A channel's jobs in the order they ran: each one's base is what the payer had signed before it.
+  for (const list of byChannel.values()) {
+    list.sort((a, b) =>
+      a.channelBase !== b.channelBase ? (a.channelBase < b.channelBase ? -1 : 1) : a.startedAt - b.startedAt,
+    );
   }
   const wanted = options.channelIds ?? [...byChannel.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const channels: ChannelReconciliation[] = [];
@@ -129,7 +136,8 @@ async function reconcileChannel(
   }
 
   const state = await readChannel(chain.publicClient, chain.escrow, channelId);
-  if (voucherCumulative > state.redeemed) {
+  // A running job's vouchers are redeemed when it ends: until then, holding them is no difference.
+  if (voucherCumulative > state.redeemed && !running) {
     const redeemable =
       (state.status === "open" || state.status === "closing") && Date.now() / 1000 < state.deadline;
     differences.push({

@@ -94,4 +94,21 @@ export const MIGRATIONS: readonly Migration[] = [
   ) STRICT;
 `,
   },
+  {
+    version: 4,
+    name: "vouchers per note",
+    // The vouchers table keeps one row per channel and amount, so a voucher for a note that billed
+    // the same amount as an earlier one (a minimum charge, an idle interval) leaves no trace of that
+    // note being signed. This records every note the payer signed a voucher for, so the node knows
+    // exactly which notes were accepted (its invoice is built from them).
+    sql: `
+  CREATE TABLE note_vouchers (
+    job_id            TEXT NOT NULL,
+    note_seq          INTEGER NOT NULL CHECK (note_seq >= 0),
+    cumulative_amount TEXT NOT NULL,
+    received_at       INTEGER NOT NULL,
+    PRIMARY KEY (job_id, note_seq)
+  ) STRICT;
+`,
+  },
 ];

@@ -11,6 +11,8 @@ export function redeemTxFor(store: Store, channelId: bigint, cumulativeAmount: b
       `SELECT tx_hash FROM redemptions WHERE channel_id = ? AND status = 'confirmed' AND sort_key >= ?
        ORDER BY sort_key LIMIT 1`,
     )
-    .get(channelId.toString(), cumulativeAmount.toString().padStart(78, "0")) as { tx_hash: `0x${string}` } | undefined;
+    .get(channelId.toString(), cumulativeAmount.toString().padStart(78, "0")) as
+    | { tx_hash: `0x${string}` }
+    | undefined;
   return row?.tx_hash ?? null;
 }

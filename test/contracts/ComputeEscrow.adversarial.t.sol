@@ -115,13 +115,22 @@ contract ComputeEscrowAdversarialTest is EscrowFixture {
     }
 
     function testFuzz_redeem_RevertsWhenCompactSIsAboveHalfTheOrder(uint256 s, bool parity) public {
-        // The s values above n/2 that do fit 255 bits are refused before any recovery is tried.
+        // The high s values that do fit vs's 255 bits, (n/2, 2^255): no key we hold signs one on
+        // purpose, so take any such (r, s), make the address it recovers to the payer, and check
+        // the escrow refuses it while its low-s twin (n − s, other parity) redeems.
         s = bound(s, SECP256K1_N / 2 + 1, (1 << 255) - 1);
-        uint256 id = _open(payer, provider, AMOUNT);
-        (bytes32 r,) = _sign(PAYER_KEY, id, 10 ether);
-        bytes32 vs = bytes32(s | (parity ? 1 << 255 : 0));
+        uint256 id = escrow.lastChannelId() + 1;
+        bytes32 digest = _digest(address(escrow), id, 10 ether);
+        (, bytes32 r,) = vm.sign(PAYER_KEY, digest); // any x-coordinate on the curve will do
+        uint8 v = parity ? 28 : 27;
+        address signer = ecrecover(digest, v, r, bytes32(s));
+        assertTrue(signer != address(0) && signer != provider, "the high-s signature recovers someone");
+        _fundAndApprove(signer, AMOUNT);
+        assertEq(_open(signer, provider, AMOUNT), id, "channel id as signed");
         vm.expectRevert(_err(IComputeEscrow.Escrow_InvalidSignature.selector, id));
-        escrow.redeem(id, 10 ether, r, vs);
+        escrow.redeem(id, 10 ether, r, _compact(v, bytes32(s)));
+        escrow.redeem(id, 10 ether, r, _compact(parity ? 27 : 28, bytes32(SECP256K1_N - s)));
+        assertEq(_channel(id).redeemed, 10 ether, "the low-s twin redeemed");
     }
 
     function test_redeem_RevertsWhenTheParityBitIsFlipped() public {

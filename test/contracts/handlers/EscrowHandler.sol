@@ -207,15 +207,24 @@ contract EscrowHandler is Cheats {
     }
 
     /// @notice Anyone may finalize once the window is over: the payer, the provider, another actor
-    /// or the fee recipient; the outcome must not depend on who.
+    /// or the fee recipient, in turn; the outcome must not depend on who. Time first moves on to the
+    /// channel's deadline if needed, so that finalizing is not left to the odd long run of warps.
     function finalizeClose(uint256 channelSeed, uint256 callerSeed) external {
         (uint256 id, IComputeEscrow.Channel memory c) = _pick(channelSeed);
-        if (id == 0 || !_live(c) || block.timestamp < c.deadline) return;
-        uint256 pick = callerSeed % 4;
+        if (id == 0 || !_live(c)) return;
+        if (block.timestamp < c.deadline) vm.warp(uint256(c.deadline) + bound(callerSeed >> 8, 0, 1 hours));
+        uint256 pick = (callerSeed + callCount["finalizeClose"]) % 4;
         address caller = feeRecipient;
-        if (pick == 0) caller = c.payer;
-        else if (pick == 1) caller = c.provider;
-        else if (pick == 2) caller = _actor(callerSeed >> 8);
+        if (pick == 0) {
+            caller = c.payer;
+        } else if (pick == 1) {
+            caller = c.provider;
+        } else if (pick == 2) {
+            // An actor that is neither party to this channel (there are always two).
+            for (uint256 i; i < ACTORS && (caller == feeRecipient || caller == c.payer || caller == c.provider); ++i) {
+                caller = _actors[(callerSeed + i) % ACTORS];
+            }
+        }
         _settle(id, c, caller, false);
         _after("finalizeClose");
     }

@@ -11,7 +11,7 @@ const NODES = 50;
 const BACKBONE = 5;
 const PUBLISHER_INDICES = [1, 7, 12, 18, 23, 29, 34, 40, 45, 49];
 /** Publishers re-advertise this often (providers do every 30 s; shorter here to bound the test). */
-const REPUBLISH_MS = 1_000;
+const REPUBLISH_MS = 3_000;
 const CONVERGE_WITHIN_MS = 40_000;
 
 const hosts: GridspotHost[] = [];
@@ -23,7 +23,10 @@ beforeAll(async () => {
     const boot = i === 0 ? undefined : i < BACKBONE ? i - 1 : i % BACKBONE;
     bootstrapOf.push(boot);
     const peer = boot === undefined ? undefined : hosts[boot];
-    hosts.push(await startHost(peer === undefined ? [] : [addrOf(peer)]));
+    // Providers and bootstrap hosts answer DHT queries; the listeners, like submitter CLIs, are
+    // DHT clients.
+    const dhtServer = i < BACKBONE || PUBLISHER_INDICES.includes(i);
+    hosts.push(await startHost(peer === undefined ? [] : [addrOf(peer)], { dhtServer }));
   }
 }, 60_000);
 

@@ -13,7 +13,7 @@ console.log("created", Date.now() - t0);
 const heard = hosts.map(() => new Set<string>());
 hosts.forEach((h, i) => listenForOffers(h, (o) => heard[i]!.add(o.provider)));
 const pubs = [1, 7, 12].map((i) => ({ h: hosts[i]!, a: newAccount() }));
-for (let k = 0; k < 15; k++) {
+for (let k = 0; k < Number(process.argv[3] ?? 15); k++) {
   for (const p of pubs) {
     const r = await p.h.services.pubsub.publish(OFFERS_TOPIC, await signedOfferBytes(p.a, p.h, offerOf(p.a, p.h, k + 1)));
     if (k % 5 === 0) console.log("recipients", r.recipients.length, "mesh", p.h.services.pubsub.getMeshPeers?.(OFFERS_TOPIC)?.length, "subs", p.h.services.pubsub.getSubscribers(OFFERS_TOPIC).length);

@@ -1,7 +1,7 @@
 // Helpers for the network tests: many real libp2p hosts on 127.0.0.1, and signed CapacityOffers
 // from throwaway keys, validated the way nodes validate them.
 import { generateKeyPair } from "@libp2p/crypto/keys";
-import type { Message } from "@libp2p/gossipsub";
+import { type Message, type TopicValidatorFn, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
@@ -36,13 +36,36 @@ export async function startHost(
   });
 }
 
+const offerValidator = envelopeTopicValidator({
+  chainId: CHAIN_ID,
+  kind: "CapacityOffer",
+  schema: capacityOffer,
+  signerField: "provider",
+});
+
+/**
+ * Every host validates every offer it receives with the node's validator, but the hosts share this
+ * process's CPU: on separate machines they would check the same message in parallel, here one
+ * ECDSA recovery (several ms) for each of 50 hosts would stall them all. So the verdict on a given
+ * (message bytes, sender) is computed once and shared.
+ */
+const verdicts = new Map<string, Promise<TopicValidatorResult>>();
+const sharedOfferValidator: TopicValidatorFn = (source, message) => {
+  if (message.type !== "signed") return TopicValidatorResult.Reject;
+  const key = `${message.from.toString()}:${Buffer.from(message.data).toString("base64")}`;
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    if (verdicts.size > 10_000) verdicts.clear();
+    verdict = Promise.resolve(offerValidator(source, message));
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+};
+
 /** Validates offers like a node does (signature, schema, peer binding) and subscribes to them. */
 export function listenForOffers(host: GridspotHost, onOffer: (offer: CapacityOffer, message: Message) => void) {
   const pubsub = host.services.pubsub;
-  pubsub.topicValidators.set(
-    OFFERS_TOPIC,
-    envelopeTopicValidator({ chainId: CHAIN_ID, kind: "CapacityOffer", schema: capacityOffer, signerField: "provider" }),
-  );
+  pubsub.topicValidators.set(OFFERS_TOPIC, sharedOfferValidator);
   pubsub.addEventListener("message", (event) => {
     if (event.detail.topic !== OFFERS_TOPIC) return;
     // Only validated messages are delivered: the payload is a well-formed, signed offer.

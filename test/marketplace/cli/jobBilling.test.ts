@@ -86,7 +86,8 @@ function gridspot(args: string[], env: Record<string, string> = {}): Promise<Run
       [join(ROOT, "bin/gridspot.ts"), ...args],
       {
         cwd: home,
-        timeout: 30_000,
+        // Generous: each run loads the whole CLI, and these runs go side by side on a busy machine.
+        timeout: 90_000,
         env: {
           PATH: process.env.PATH ?? "",
           HOME: home,
@@ -112,7 +113,7 @@ const oneJson = (stdout: string) => {
   return JSON.parse(lines[0] ?? "");
 };
 
-describe.concurrent("gridspot job invoice / verify / status", () => {
+describe.concurrent("gridspot job invoice / verify / status", { timeout: 180_000 }, () => {
   it("job invoice --csv prints a header and one row per line, summing to the total", async () => {
     const run = await gridspot(["job", "invoice", done.agreement.jobId, "--csv"]);
     expect(run.stderr).toBe("");
@@ -126,6 +127,14 @@ describe.concurrent("gridspot job invoice / verify / status", () => {
     ]);
     const total = rows.slice(1).reduce((s, r) => s + BigInt(r.split(",").at(-1) ?? ""), 0n);
     expect(total).toBe(done.notes.at(-1)?.note.jobAmount);
+
+    const text = await gridspot(["job", "invoice", done.agreement.jobId]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^Invoice for job job-cli-done-01 \(provider 0x[0-9a-fA-F]{40}, channel \d+, granularity s\)$/m,
+    );
+    expect(text.stdout).toMatch(/^ {2}gpu_ms +tier 2 +\d+ × 1000000000000000000\/3600000 {2}= [\d.]+ GRID$/m);
+    expect(text.stdout).toContain(`redeemed in ${redeemTx}`);
   });
 
   it("job invoice --json traces every voucher to the transaction that redeemed it", async () => {

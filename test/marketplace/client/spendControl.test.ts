@@ -11,7 +11,13 @@ import { submitJob } from "../../../marketplace/client/submitJob.ts";
 import { listAlerts, listJobVouchers, listNoteRecords } from "../../../marketplace/client/submitterStore.ts";
 import { createCleanups } from "../../integration/support/cleanups.ts";
 import { GRID, type Market, startMarket } from "../../integration/support/market.ts";
-import { burnScript, GPU_CLASS, PRICES, startTestProvider, type TestProvider } from "../../integration/support/nodes.ts";
+import {
+  burnScript,
+  GPU_CLASS,
+  PRICES,
+  startTestProvider,
+  type TestProvider,
+} from "../../integration/support/nodes.ts";
 
 let market: Market;
 let provider: TestProvider;
@@ -47,7 +53,12 @@ async function submitterWith(policy: unknown, name: string) {
   return submitter;
 }
 
-function burn(submitter: Awaited<ReturnType<typeof submitterWith>>, ms: number, budget: bigint, alerts: string[] = []) {
+function burn(
+  submitter: Awaited<ReturnType<typeof submitterWith>>,
+  ms: number,
+  budget: bigint,
+  alerts: string[] = [],
+) {
   return submitJob(submitter, {
     requirements: { gpus: 1, gpuClass: GPU_CLASS, cpuCores: 1, memMiB: 512, maxDurationS: 120 },
     maxRates: [{ meter: "gpu_ms", price: 5n * GRID, per: 3_600_000n }],
@@ -90,11 +101,9 @@ describe("spend control (policy.json)", () => {
     expect(result.status).toBe("suspended");
     const notes = listNoteRecords(submitter.store, result.jobId);
     expect(notes.some((n) => /exceeds the budget/.test(n.verdict))).toBe(true);
-    expect(lines.filter((l) => l.startsWith("budget alert:")).map((l) => /reached (\d+)%/.exec(l)?.[1])).toEqual([
-      "50",
-      "80",
-      "100",
-    ]);
+    expect(
+      lines.filter((l) => l.startsWith("budget alert:")).map((l) => /reached (\d+)%/.exec(l)?.[1]),
+    ).toEqual(["50", "80", "100"]);
     expect(listAlerts(submitter.store, result.jobId).map((a) => a.threshold)).toEqual([50, 80, 100]);
     // Every alert reached the flaky receiver (after its retries), the 100 % one from the refused note.
     expect(received.map((b) => b.threshold).sort((a, b) => a - b)).toEqual([50, 80, 100]);
@@ -107,14 +116,18 @@ describe("spend control (policy.json)", () => {
     const submitter = await submitterWith({ dailyCap: dailyCap.toString() }, "daily-cap");
     const result = await burn(submitter, 8_000, GRID);
 
-    expect(result.status).toBe("suspended");
-    expect(result.reason).toMatch(/daily cap: \d+ signed today \(UTC\) \+ \d+ would be \d+, above the cap of \d+/);
+    // What matters first: nothing was signed above the cap, and the cap is why a note was refused.
     const signedToday = signedSince(submitter.store, startOfUtcDay(Date.now()));
     expect(signedToday).toBeLessThanOrEqual(dailyCap);
     expect(signedToday).toBe(listJobVouchers(submitter.store, result.jobId).at(-1)?.cumulativeAmount);
-    const refused = listNoteRecords(submitter.store, result.jobId).filter((n) => n.verdict !== "accepted");
-    expect(refused[0]?.verdict).toMatch(/^daily cap: /);
-
+    const verdicts = listNoteRecords(submitter.store, result.jobId).map((n) => `${n.seq}: ${n.verdict}`);
+    const refused = verdicts.filter((v) => !v.endsWith(": accepted"));
+    expect(refused[0], verdicts.join("\n")).toMatch(/^\d+: daily cap: /);
+    // The provider suspended the job with the submitter's reason.
+    expect(result.status, verdicts.join("\n")).toBe("suspended");
+    expect(result.reason).toMatch(
+      /daily cap: \d+ signed today \(UTC\) \+ \d+ would be \d+, above the cap of \d+/,
+    );
   });
 
   it("refuses to submit at all once today's signing has reached the daily cap", async () => {

@@ -67,6 +67,26 @@ describe("scoreBids", () => {
     expect(ranked.map((s) => s.bid.provider.toLowerCase())).toEqual([C, A, B]);
   });
 
+  it("breaks a price tie by reputation before answer time, and never lets reputation beat price", () => {
+    const rates = [gpuRate(GRID)];
+    const reputation = { [A]: 0, [B]: 7, [C]: -5 } as Record<string, number>;
+    const ranked = scoreBids(
+      [
+        { bid: bidFrom(A, rates), receivedMs: 1 },
+        { bid: bidFrom(B, rates), receivedMs: 50 },
+        { bid: bidFrom(C, [gpuRate(GRID - 1n)]), receivedMs: 90 },
+      ],
+      req,
+      (provider) => reputation[provider] ?? 0,
+    );
+    // C is cheapest despite its early closes; B's history beats A's faster answer at the same price.
+    expect(ranked.map((s) => [s.bid.provider, s.reputation])).toEqual([
+      [C, -5],
+      [B, 7],
+      [A, 0],
+    ]);
+  });
+
   it("orders the same way whatever order the bids came in", () => {
     const bids = [
       { bid: bidFrom(A, [gpuRate(GRID)]), receivedMs: 3 },

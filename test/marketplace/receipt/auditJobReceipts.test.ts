@@ -199,6 +199,28 @@ describe("auditJobReceipts", () => {
     ]);
   });
 
+  it("accepts one voucher for consecutive notes that billed the same amount (an idle interval)", async () => {
+    const idle = await billedJob({
+      chainId: CHAIN_ID,
+      escrow: ESCROW,
+      providerKey: PROVIDER_KEY,
+      submitterKey: SUBMITTER_KEY,
+      channelId: CHANNEL,
+      channelBase: BASE,
+      rates: RATES,
+      usages: [{ gpu_ms: 5_000n }, { gpu_ms: 5_000n }, { gpu_ms: 9_000n }],
+    });
+    // The store keeps one voucher row per channel amount: note 1's voucher is note 0's.
+    const vouchers = idle.vouchers.filter((v) => v.noteSeq !== 1);
+    const { checks } = await auditJobReceipts({
+      ...parameters(),
+      signatures: idle.signatures,
+      notes: idle.notes.map(({ note, envelope }) => ({ seq: note.seq, envelope, verdict: "accepted" })),
+      vouchers,
+    });
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   it("audits refused notes' signatures but bills only the accepted ones", async () => {
     const notes = job.notes.map(({ note, envelope }) => ({
       seq: note.seq,

@@ -11,7 +11,14 @@ import { buildApp } from "../../../node/api/buildApp.ts";
 import { insertJob } from "../../../node/store/jobRecords.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
 import { recordRedemption } from "../../../node/store/receiptRecords.ts";
-import { agreement, ESCROW, GRID, PEER_A, PROVIDER_KEY, SUBMITTER_KEY } from "../../marketplace/messages/fixtures.ts";
+import {
+  agreement,
+  ESCROW,
+  GRID,
+  PEER_A,
+  PROVIDER_KEY,
+  SUBMITTER_KEY,
+} from "../../marketplace/messages/fixtures.ts";
 import { plantJob } from "../settle/plantJob.ts";
 
 const provider = privateKeyToAccount(PROVIDER_KEY);
@@ -38,7 +45,12 @@ const plant = (jobId: string, channelId: bigint, voucherOnLast: boolean, minimum
     jobId,
     channelId,
     channelBase: 5n * GRID,
-    agreement: { ...agreement, jobId, granularity: "s", ...(minimumCharge === undefined ? {} : { minimumCharge }) },
+    agreement: {
+      ...agreement,
+      jobId,
+      granularity: "s",
+      ...(minimumCharge === undefined ? {} : { minimumCharge }),
+    },
     intervals: [
       { usage: { gpu_ms: 4_000n, cpu_core_ms: 7_001n, mem_mib_ms: 8_192_000n, egress_bytes: 123n } },
       { usage: { gpu_ms: 5_000n, cpu_core_ms: 9_999n, mem_mib_ms: 8_192_000n, tokens: 40n } },
@@ -68,10 +80,17 @@ describe("GET /v1/jobs/:id/invoice", () => {
     const expected = buildInvoice({
       agreement: { ...agreement, jobId: "job-invoice-1", granularity: "s" },
       notes: planted.notes,
-      vouchers: planted.vouchers.map((v) => ({ cumulativeAmount: v.cumulativeAmount, noteSeq: v.noteSeq, redeemTx: TX })),
+      vouchers: planted.vouchers.map((v) => ({
+        cumulativeAmount: v.cumulativeAmount,
+        noteSeq: v.noteSeq,
+        redeemTx: TX,
+      })),
     });
     expect(response.json()).toEqual(toJsonValue(expected));
-    const body = response.json() as { lines: { meter: string; quantity: string }[]; unrated: { meter: string }[] };
+    const body = response.json() as {
+      lines: { meter: string; quantity: string }[];
+      unrated: { meter: string }[];
+    };
     expect(body.lines.map((l) => [l.meter, l.quantity])).toEqual([
       ["gpu_ms", "14000"],
       ["cpu_core_ms", "17001"],
@@ -87,10 +106,21 @@ describe("GET /v1/jobs/:id/invoice", () => {
     const expected = buildInvoice({
       agreement: { ...agreement, jobId: "job-invoice-2", granularity: "s", minimumCharge: GRID / 100n },
       notes: planted.notes.slice(0, 2),
-      vouchers: planted.vouchers.map((v) => ({ cumulativeAmount: v.cumulativeAmount, noteSeq: v.noteSeq, redeemTx: null })),
+      // Both notes bill the minimum charge: one voucher signs both, and the submitter lists it once.
+      vouchers: planted.vouchers.slice(0, 1).map((v) => ({
+        cumulativeAmount: v.cumulativeAmount,
+        noteSeq: v.noteSeq,
+        redeemTx: null,
+      })),
     });
     expect(response.json()).toEqual(toJsonValue(expected));
-    expect((response.json() as { trace: { notes: unknown[] } }).trace.notes).toHaveLength(2);
+    expect(planted.vouchers.map((v) => v.cumulativeAmount)).toEqual([
+      GRID / 100n + 5n * GRID,
+      GRID / 100n + 5n * GRID,
+    ]);
+    const trace = (response.json() as { trace: { notes: unknown[]; vouchers: unknown[] } }).trace;
+    expect(trace.notes).toHaveLength(2);
+    expect(trace.vouchers).toHaveLength(1);
   });
 
   it("answers 404 for an unknown job and 409 for a job without a stored agreement", async () => {

@@ -24,7 +24,8 @@ const event = (seq: number | string, quantity = "10", extra: Record<string, unkn
   time: 1_700_000_000_000,
   ...extra,
 });
-const rows = () => Number((store.db.prepare("SELECT COUNT(*) AS n FROM usage_events").get() as { n: number }).n);
+const rows = () =>
+  Number((store.db.prepare("SELECT COUNT(*) AS n FROM usage_events").get() as { n: number }).n);
 
 async function start() {
   app = buildApp({ store, adminToken: TOKEN, status: () => ({}), redeem: async () => null });
@@ -100,24 +101,47 @@ describe("POST /v1/usage", () => {
   });
 
   it.each([
-    [{ events: [event(0), event(1), event(2, "10", { meter: "disk_ms", id: "job-usage-1:disk_ms:2" })] }, 2, "unknown meter disk_ms"],
-    [{ events: [event(0), event(1, "-1")] }, 1, "quantity must be a non-negative integer as a decimal string"],
-    [{ events: [event(0, 10 as unknown as string)] }, 0, "quantity must be a non-negative integer as a decimal string"],
+    [
+      { events: [event(0), event(1), event(2, "10", { meter: "disk_ms", id: "job-usage-1:disk_ms:2" })] },
+      2,
+      "unknown meter disk_ms",
+    ],
+    [
+      { events: [event(0), event(1, "-1")] },
+      1,
+      "quantity must be a non-negative integer as a decimal string",
+    ],
+    [
+      { events: [event(0, 10 as unknown as string)] },
+      0,
+      "quantity must be a non-negative integer as a decimal string",
+    ],
     [{ events: [event(0, "9223372036854775808")] }, 0, "quantity above 2^63 - 1"],
-    [{ events: [event(0), { ...event(1), jobId: "job-nobody-1", id: "job-nobody-1:tokens:1" }] }, 1, "unknown job job-nobody-1"],
-    [{ events: [event(0), { ...event(1), id: "job-other-1:tokens:1" }] }, 1, 'id must be "job-usage-1:tokens:<seq>"'],
+    [
+      { events: [event(0), { ...event(1), jobId: "job-nobody-1", id: "job-nobody-1:tokens:1" }] },
+      1,
+      "unknown job job-nobody-1",
+    ],
+    [
+      { events: [event(0), { ...event(1), id: "job-other-1:tokens:1" }] },
+      1,
+      'id must be "job-usage-1:tokens:<seq>"',
+    ],
     [{ events: [event(0), event(1, "5", { quantiy: "5" })] }, 1, "unknown field quantiy"],
     [{ events: [event(0, "1", { time: 1.5 })] }, 0, "time must be a non-negative integer"],
     [{ events: [null] }, 0, "not an object"],
-  ])("refuses a batch with an invalid event, naming its index, and writes nothing of it (%#)", async (body, index, problem) => {
-    const response = await post(body);
-    expect(response.statusCode).toBe(400);
-    const answer = response.json() as { error: string; message: string; index: number };
-    expect(answer.error).toBe("bad-request");
-    expect(answer.index).toBe(index);
-    expect(answer.message).toContain(`events[${index}]: ${problem}`);
-    expect(rows()).toBe(0);
-  });
+  ])(
+    "refuses a batch with an invalid event, naming its index, and writes nothing of it (%#)",
+    async (body, index, problem) => {
+      const response = await post(body);
+      expect(response.statusCode).toBe(400);
+      const answer = response.json() as { error: string; message: string; index: number };
+      expect(answer.error).toBe("bad-request");
+      expect(answer.index).toBe(index);
+      expect(answer.message).toContain(`events[${index}]: ${problem}`);
+      expect(rows()).toBe(0);
+    },
+  );
 
   it("takes 1,000 events in one request and refuses 1,001", async () => {
     const thousand = Array.from({ length: 1000 }, (_, i) => event(i, "1"));

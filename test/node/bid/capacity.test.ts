@@ -162,3 +162,42 @@ describe("Capacity.reserve / release / holds", () => {
     expect(capacity.free().cpuCores).toBe(1);
   });
 });
+
+describe("Capacity: classes, shortages and utilization", () => {
+  it("lists the classes that could take an order now", () => {
+    const { capacity, now } = clocked();
+    expect(capacity.freeClasses(req())).toEqual([H100, A100]);
+    expect(capacity.freeClasses(req({ gpuClass: A100 }))).toEqual([A100]);
+    expect(capacity.freeClasses(req({ vramMiB: 50_000 }))).toEqual([H100]);
+    expect(capacity.freeClasses(req({ gpus: 0 }))).toEqual([]);
+    capacity.reserve("job-a", req({ gpuClass: H100 }), now() + 60_000);
+    expect(capacity.freeClasses(req({ gpus: 2 }))).toEqual([A100]);
+    expect(capacity.freeClasses(req({ cpuCores: 15 }))).toEqual([]);
+  });
+
+  it("names what was short for an order it could run but not now", () => {
+    const { capacity, now } = clocked();
+    capacity.reserve("job-a", req({ gpus: 2, gpuClass: H100, cpuCores: 14 }), now() + 60_000);
+    expect(capacity.shortages(req({ gpuClass: H100 }))).toEqual([H100]);
+    // Three cores asked, two free; an A100 is free.
+    expect(capacity.shortages(req({ cpuCores: 3 }))).toEqual([H100, "cpu"]);
+    expect(capacity.shortages(req({ gpus: 0, memMiB: 65_536 }))).toEqual(["mem"]);
+    // The A100s could never take 80 GB: they are not short, they do not fit.
+    expect(capacity.shortages(req({ vramMiB: 80_000 }))).toEqual([H100]);
+  });
+
+  it("reports units held and in all per class, cpu and mem", () => {
+    const { capacity, now, advance } = clocked();
+    capacity.reserve("job-a", req({ gpus: 1, gpuClass: A100, cpuCores: 4, memMiB: 1024 }), now() + 1000);
+    expect(capacity.utilization()).toEqual(
+      new Map([
+        [H100, { used: 0, total: 2 }],
+        [A100, { used: 1, total: 2 }],
+        ["cpu", { used: 4, total: 16 }],
+        ["mem", { used: 1024, total: 65_536 }],
+      ]),
+    );
+    advance(1000);
+    expect(capacity.utilization().get(A100)).toEqual({ used: 0, total: 2 });
+  });
+});

@@ -135,4 +135,58 @@ describe("evaluateOrder", () => {
       decline: { reason: "price-above-max" },
     });
   });
+
+  it("gives an order that names no class the cheapest class that fits within its maxima", () => {
+    // The H100 is listed first, as nvidia-smi numbers it; the A100 is cheaper.
+    const any = evaluateOrder(orderFor({}), node(), terms, NOW_S);
+    expect(any).toMatchObject({ kind: "bid", bid: { gpuClass: A100 } });
+    // Only the H100 has the VRAM.
+    expect(evaluateOrder(orderFor({ vramMiB: 80_000 }), node(), terms, NOW_S)).toMatchObject({
+      bid: { gpuClass: H100 },
+    });
+    // The A100 busy: the H100, within a maximum that allows it.
+    const capacity = node();
+    capacity.reserve(
+      "job-a",
+      { gpus: 1, gpuClass: A100, cpuCores: 1, memMiB: 1, maxDurationS: 1 },
+      Date.now() + 60_000,
+    );
+    const maxRates = [{ meter: "gpu_ms" as const, price: 3n * GRID, per: MS_PER_HOUR }];
+    expect(evaluateOrder(orderFor({}, { maxRates }), capacity, terms, NOW_S)).toMatchObject({
+      bid: { gpuClass: H100, rates: [{ meter: "gpu_ms", price: 3n * GRID, per: MS_PER_HOUR }, {}, {}] },
+    });
+  });
+
+  it("bids with a class within the maximum when the first free class is above it", () => {
+    // Dear first, cheap second: the old engine took the first free class and declined on price.
+    const dearFirst: BidTerms = {
+      ...terms,
+      rates: priceListToRates({
+        gpuHour: { [H100]: 5n * GRID, [A100]: GRID },
+        cpuCoreHour: GRID / 50n,
+        memGiBHour: GRID / 200n,
+      }),
+    };
+    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: MS_PER_HOUR }];
+    expect(evaluateOrder(orderFor({}, { maxRates }), node(), dearFirst, NOW_S)).toMatchObject({
+      kind: "bid",
+      bid: { gpuClass: A100 },
+    });
+    // Below every class: price-above-max.
+    const tight = [{ meter: "gpu_ms" as const, price: GRID / 2n, per: MS_PER_HOUR }];
+    expect(evaluateOrder(orderFor({}, { maxRates: tight }), node(), dearFirst, NOW_S)).toMatchObject({
+      decline: { reason: "price-above-max" },
+    });
+  });
+
+  it("never bids a GPU class the operator left unpriced", () => {
+    const onlyH100: BidTerms = {
+      ...terms,
+      rates: priceListToRates({ gpuHour: { [H100]: 3n * GRID }, cpuCoreHour: 1n, memGiBHour: 1n }),
+    };
+    expect(evaluateOrder(orderFor({}), node(), onlyH100, NOW_S)).toMatchObject({ bid: { gpuClass: H100 } });
+    expect(evaluateOrder(orderFor({ gpuClass: A100 }), node(), onlyH100, NOW_S)).toMatchObject({
+      decline: { reason: "gpu-class" },
+    });
+  });
 });

@@ -8,7 +8,14 @@ describe("createEgressCounter", () => {
     egress.add(32_768);
     egress.add(10);
     expect(egress.flush(2)).toEqual([
-      { id: "job-1:egress_bytes:0", jobId: "job-1", source: "node", meter: "egress_bytes", quantity: 32_778n, time: 2 },
+      {
+        id: "job-1:egress_bytes:0",
+        jobId: "job-1",
+        source: "node",
+        meter: "egress_bytes",
+        quantity: 32_778n,
+        time: 2,
+      },
     ]);
     expect(egress.flush(3)).toEqual([]);
     egress.add(0);
@@ -16,7 +23,14 @@ describe("createEgressCounter", () => {
     // At a meter sample, through the UsageSource interface.
     const events = egress.collect({ seq: 9, monoMs: 0n, timeMs: 4, pids: [], paused: false });
     expect(events).toEqual([
-      { id: "job-1:egress_bytes:1", jobId: "job-1", source: "node", meter: "egress_bytes", quantity: 5n, time: 4 },
+      {
+        id: "job-1:egress_bytes:1",
+        jobId: "job-1",
+        source: "node",
+        meter: "egress_bytes",
+        quantity: 5n,
+        time: 4,
+      },
     ]);
     expect(egress.total()).toBe(32_783n);
   });

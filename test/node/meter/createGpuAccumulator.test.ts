@@ -20,7 +20,12 @@ const sum = (events: { meter: string; quantity: bigint }[], meter: string) =>
 
 describe("createGpuAccumulator", () => {
   it("bills utilization × time on the assigned GPUs and the job processes' memory × time", () => {
-    const acc = createGpuAccumulator({ jobId: "job-1", gpuIndices: [1], gpuClass: "nvidia-h100-80gb", startMonoMs: 1_000n });
+    const acc = createGpuAccumulator({
+      jobId: "job-1",
+      gpuIndices: [1],
+      gpuClass: "nvidia-h100-80gb",
+      startMonoMs: 1_000n,
+    });
     const jobApps = [
       { pid: 10, gpuUuid: U1, usedMemoryMiB: 2_048n },
       { pid: 11, gpuUuid: U1, usedMemoryMiB: 1_024n },
@@ -28,13 +33,33 @@ describe("createGpuAccumulator", () => {
       { pid: 99, gpuUuid: U1, usedMemoryMiB: 50_000n },
     ];
     // 1 s at 50 %: 500 gpu_util_ms; memory held from the start of the interval, none at the start.
-    const first = acc.sample({ seq: 0, monoMs: 2_000n, timeMs: 5, pids: [10, 11], reading: reading([90n, 50n], jobApps) });
+    const first = acc.sample({
+      seq: 0,
+      monoMs: 2_000n,
+      timeMs: 5,
+      pids: [10, 11],
+      reading: reading([90n, 50n], jobApps),
+    });
     expect(first.warnings).toEqual([]);
     expect(first.events).toEqual([
-      { id: "job-1:gpu_util_ms:0", jobId: "job-1", source: "node", meter: "gpu_util_ms", quantity: 500n, time: 5, gpuClass: "nvidia-h100-80gb" },
+      {
+        id: "job-1:gpu_util_ms:0",
+        jobId: "job-1",
+        source: "node",
+        meter: "gpu_util_ms",
+        quantity: 500n,
+        time: 5,
+        gpuClass: "nvidia-h100-80gb",
+      },
     ]);
     // Next 0.5 s at 100 %: 500 more; memory of the interval's start, 3072 MiB × 500 ms.
-    const second = acc.sample({ seq: 1, monoMs: 2_500n, timeMs: 6, pids: [10, 11], reading: reading([0n, 100n], []) });
+    const second = acc.sample({
+      seq: 1,
+      monoMs: 2_500n,
+      timeMs: 6,
+      pids: [10, 11],
+      reading: reading([0n, 100n], []),
+    });
     expect(sum(second.events, "gpu_util_ms")).toBe(500n);
     expect(sum(second.events, "gpu_mem_mib_ms")).toBe(3_072n * 500n);
     expect(second.events.map((e) => e.id)).toEqual(["job-1:gpu_util_ms:1", "job-1:gpu_mem_mib_ms:1"]);
@@ -52,7 +77,9 @@ describe("createGpuAccumulator", () => {
       const b = BigInt((i * 11) % 101);
       monoMs += dt;
       percentMs += (a + b) * dt;
-      events.push(...acc.sample({ seq: i, monoMs, timeMs: i, pids: [], reading: reading([a, b], []) }).events);
+      events.push(
+        ...acc.sample({ seq: i, monoMs, timeMs: i, pids: [], reading: reading([a, b], []) }).events,
+      );
     }
     expect(sum(events, "gpu_util_ms")).toBe(percentMs / 100n);
     expect(acc.totals().gpu_util_ms).toBe(percentMs / 100n);
@@ -79,7 +106,14 @@ describe("createGpuAccumulator", () => {
     const acc = createGpuAccumulator({ jobId: "j", gpuIndices: [0], startMonoMs: 0n });
     const apps = [{ pid: 7, gpuUuid: U0, usedMemoryMiB: 10n }];
     acc.sample({ seq: 0, monoMs: 1_000n, timeMs: 1, pids: [7], reading: reading([50n, 0n], apps) });
-    acc.sample({ seq: 1, monoMs: 9_000n, timeMs: 2, pids: [7], paused: true, reading: reading([50n, 0n], apps) });
+    acc.sample({
+      seq: 1,
+      monoMs: 9_000n,
+      timeMs: 2,
+      pids: [7],
+      paused: true,
+      reading: reading([50n, 0n], apps),
+    });
     expect(acc.totals()).toEqual({ gpu_util_ms: 500n, gpu_mem_mib_ms: 0n });
     acc.sample({ seq: 2, monoMs: 10_000n, timeMs: 3, pids: [7], reading: reading([50n, 0n], apps) });
     expect(acc.totals()).toEqual({ gpu_util_ms: 1_000n, gpu_mem_mib_ms: 10_000n });
@@ -91,14 +125,26 @@ describe("createGpuAccumulator", () => {
       { pid: 7, gpuUuid: U1, usedMemoryMiB: 10n },
       { pid: 8, gpuUuid: U0, usedMemoryMiB: undefined },
     ];
-    const { warnings } = acc.sample({ seq: 0, monoMs: 1_000n, timeMs: 1, pids: [7, 8], reading: reading([undefined, 100n], apps) });
+    const { warnings } = acc.sample({
+      seq: 0,
+      monoMs: 1_000n,
+      timeMs: 1,
+      pids: [7, 8],
+      reading: reading([undefined, 100n], apps),
+    });
     expect(warnings).toEqual([
       "GPU 0 reports no utilization",
       "assigned GPU 3 is missing from nvidia-smi's answer",
       `job process 7 uses GPU ${U1}, which is not assigned to it`,
       "GPU memory of process 8 is unknown",
     ]);
-    acc.sample({ seq: 1, monoMs: 2_000n, timeMs: 2, pids: [7, 8], reading: reading([undefined, 100n], apps) });
+    acc.sample({
+      seq: 1,
+      monoMs: 2_000n,
+      timeMs: 2,
+      pids: [7, 8],
+      reading: reading([undefined, 100n], apps),
+    });
     expect(acc.totals()).toEqual({ gpu_util_ms: 0n, gpu_mem_mib_ms: 0n });
   });
 });

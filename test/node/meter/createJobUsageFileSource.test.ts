@@ -39,7 +39,11 @@ describe("createJobUsageFileSource", () => {
   it("ingests new lines each sample as job events, and a repeated id counts once in the ledger", async () => {
     const s = source();
     expect(await s.collect(at(1))).toEqual([]); // no file yet
-    writeFileSync(file, line({ meter: "requests", quantity: 1, id: "r1" }) + line({ meter: "tokens", quantity: "4096", id: "t1" }));
+    writeFileSync(
+      file,
+      line({ meter: "requests", quantity: 1, id: "r1" }) +
+        line({ meter: "tokens", quantity: "4096", id: "t1" }),
+    );
     const first = await s.collect(at(2));
     expect(first).toEqual([
       { id: "job-9:job:r1", jobId: "job-9", source: "job", meter: "requests", quantity: 1n, time: 2 },
@@ -47,10 +51,16 @@ describe("createJobUsageFileSource", () => {
     ]);
     expect(insertUsageEvents(store, first).inserted).toHaveLength(2);
     // Only what was appended since; the job repeats r1 (a retry of its own) and adds r2.
-    appendFileSync(file, line({ meter: "requests", quantity: 1, id: "r1" }) + line({ meter: "requests", quantity: 2, id: "r2" }));
+    appendFileSync(
+      file,
+      line({ meter: "requests", quantity: 1, id: "r1" }) + line({ meter: "requests", quantity: 2, id: "r2" }),
+    );
     const second = await s.collect(at(3));
     expect(second.map((e) => e.id)).toEqual(["job-9:job:r1", "job-9:job:r2"]);
-    expect(insertUsageEvents(store, second)).toEqual({ inserted: ["job-9:job:r2"], duplicates: ["job-9:job:r1"] });
+    expect(insertUsageEvents(store, second)).toEqual({
+      inserted: ["job-9:job:r2"],
+      duplicates: ["job-9:job:r1"],
+    });
     expect(usageTotals(store, "job-9")).toEqual({ requests: 3n, tokens: 4096n });
     expect(await s.collect(at(4))).toEqual([]);
     expect(s.acceptedLines).toBe(4);

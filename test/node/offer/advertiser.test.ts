@@ -4,10 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../../marketplace/log/createLogger.ts";
 import { openEnvelope, signEnvelope } from "../../../marketplace/messages/envelope.ts";
 import { capacityOffer } from "../../../marketplace/messages/offer.ts";
+import type { Rate } from "../../../marketplace/messages/primitives.ts";
+import { createOfferFeed } from "../../../marketplace/offer/createOfferFeed.ts";
+import { OfferBook } from "../../../marketplace/offer/offerBook.ts";
 import { createHost, type GridspotHost } from "../../../marketplace/p2p/createHost.ts";
 import { Capacity } from "../../../node/bid/capacity.ts";
-import { type AdvertiserComponents, buildOffer } from "../../../node/offer/advertiser.ts";
+import { type AdvertiserComponents, buildOffer, createAdvertiser } from "../../../node/offer/advertiser.ts";
 import { priceListToRates } from "../../../node/pricing/rates.ts";
+import { waitFor } from "../../integration/support/waitFor.ts";
 import { PROVIDER_KEY } from "../../marketplace/messages/fixtures.ts";
 
 const H100 = "nvidia-h100-80gb";
@@ -140,5 +144,65 @@ describe("buildOffer", () => {
       now: 1_900_000_000,
     });
     expect(opened.ok && opened.value).toEqual(offer);
+  });
+});
+
+describe("createAdvertiser", () => {
+  it("publishes to a peer that joins the offers topic at once, and again when capacity or prices change", async () => {
+    const { capacity, components, now } = setup();
+    let current: Rate[] = rates;
+    const advertiser = createAdvertiser(
+      { ...components, rates: () => current },
+      // An hour between periodic offers: anything the listener sees within the test came from a join or a change.
+      { intervalMs: 3_600_000, republishOnJoinMs: 100 },
+    );
+    advertiser.start();
+    const listener = await createHost({
+      privateKey: await generateKeyPair("Ed25519"),
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      bootstrap: host.getMultiaddrs().map((a) => a.toString()),
+    });
+    const book = new OfferBook();
+    const feed = createOfferFeed({
+      host: listener,
+      chainId: 31337,
+      book,
+      logger: createLogger("test", () => {}),
+      isActiveProvider: async () => true,
+    });
+    try {
+      // The first publish went out before the listener existed; joining brings one.
+      await new Promise((r) => setTimeout(r, 300));
+      feed.start();
+      const first = await waitFor("an offer after joining", () => book.offers()[0]?.offer, {
+        timeoutMs: 5_000,
+      });
+      expect(first.provider).toBe(account.address);
+      expect(first.resources.map((r) => r.free)).toEqual([2, 1]);
+
+      capacity.reserve(
+        "job-a",
+        { gpus: 1, gpuClass: H100, cpuCores: 1, memMiB: 1, maxDurationS: 60 },
+        now() + 60_000,
+      );
+      advertiser.changed();
+      const held = await waitFor("the offer after a hold", () => {
+        const o = book.offers()[0]?.offer;
+        return o !== undefined && o.seq > first.seq ? o : undefined;
+      });
+      expect(held.resources.map((r) => r.free)).toEqual([1, 1]);
+
+      current = rates.map((r) => (r.gpuClass === H100 ? { ...r, price: 4n * GRID } : r));
+      advertiser.changed();
+      const repriced = await waitFor("the offer after a price move", () => {
+        const o = book.offers()[0]?.offer;
+        return o !== undefined && o.seq > held.seq ? o : undefined;
+      });
+      expect(repriced.rates.find((r) => r.gpuClass === H100)?.price).toBe(4n * GRID);
+    } finally {
+      advertiser.stop();
+      feed.stop();
+      await listener.stop();
+    }
   });
 });

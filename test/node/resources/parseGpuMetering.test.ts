@@ -51,7 +51,9 @@ describe("parseGpuUtilization", () => {
   });
 
   it("turns [N/A] and [Not Supported] (MIG devices) into unknown figures", () => {
-    expect(parseGpuUtilization(`0, MIG-9a1b2c3d-0000-1111-2222-333344445555, [N/A], [Not Supported]`)).toEqual([
+    expect(
+      parseGpuUtilization(`0, MIG-9a1b2c3d-0000-1111-2222-333344445555, [N/A], [Not Supported]`),
+    ).toEqual([
       {
         index: 0,
         uuid: "MIG-9a1b2c3d-0000-1111-2222-333344445555",
@@ -83,7 +85,9 @@ describe("parseNvidiaSmiHeader", () => {
   });
 
   it("gives null where the header shows no version", () => {
-    expect(parseNvidiaSmiHeader("| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: N/A |")).toEqual({
+    expect(
+      parseNvidiaSmiHeader("| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: N/A |"),
+    ).toEqual({
       driverVersion: "550.54.15",
       cudaVersion: null,
     });

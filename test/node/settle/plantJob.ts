@@ -2,8 +2,8 @@ import type { Address, Hex, LocalAccount } from "viem";
 import { signVoucher } from "../../../marketplace/chain/voucher.ts";
 import type { Agreement } from "../../../marketplace/messages/agreement.ts";
 import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
-import type { Meter } from "../../../marketplace/rating/meters.ts";
 import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
+import type { Meter } from "../../../marketplace/rating/meters.ts";
 import { rateUsage } from "../../../marketplace/rating/rateUsage.ts";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import { chainEventsHash, ZERO_HASH } from "../../../node/job/eventsHash.ts";
@@ -11,6 +11,7 @@ import type { UsageEvent } from "../../../node/meter/types.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
 import { finishJob, insertJob } from "../../../node/store/jobRecords.ts";
 import { insertJobTerms } from "../../../node/store/jobTerms.ts";
+import { recordNoteVoucher } from "../../../node/store/noteVouchers.ts";
 import { insertNote, insertVoucher } from "../../../node/store/receiptRecords.ts";
 import { unbilledEvents } from "../../../node/store/unbilledEvents.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
@@ -89,14 +90,19 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
     if (interval.note === false) continue;
     const events = unbilledEvents(store, p.jobId);
     const totals = usageTotals(store, p.jobId);
-    const rated = rateUsage(totals, rates, p.agreement.granularity, { minimumCharge: p.agreement.minimumCharge });
+    const rated = rateUsage(totals, rates, p.agreement.granularity, {
+      minimumCharge: p.agreement.minimumCharge,
+    });
     const eventsHash = chainEventsHash(prevHash, events);
     const note: DebitNote = {
       jobId: p.jobId,
       channelId: p.channelId,
       seq,
       elapsedMs: 1_000 * (seq + 1),
-      usage: Object.entries(totals).map(([meter, quantity]) => ({ meter: meter as Meter, quantity: quantity ?? 0n })),
+      usage: Object.entries(totals).map(([meter, quantity]) => ({
+        meter: meter as Meter,
+        quantity: quantity ?? 0n,
+      })),
       rates,
       jobAmount: rated.total,
       channelCumulative: p.channelBase + rated.total,
@@ -132,13 +138,24 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
       const voucher = { channelId: p.channelId, cumulativeAmount: note.channelCumulative };
       const signature = await signVoucher(p.payer, { chainId: p.chainId, escrow: p.escrow, voucher });
       insertVoucher(store, { ...voucher, signature, jobId: p.jobId, noteSeq: seq, receivedAt: 1 });
+      recordNoteVoucher(store, {
+        jobId: p.jobId,
+        noteSeq: seq,
+        cumulativeAmount: voucher.cumulativeAmount,
+        receivedAt: 1,
+      });
       planted.vouchers.push({ cumulativeAmount: note.channelCumulative, noteSeq: seq, signature });
     }
     seq++;
   }
   if (p.unbilledTail !== undefined) record(p.unbilledTail);
   if (p.running !== true) {
-    finishJob(store, p.jobId, { status: "completed", exitCode: 0, reason: "exit code 0", endedAt: 1_700_000_100_000 });
+    finishJob(store, p.jobId, {
+      status: "completed",
+      exitCode: 0,
+      reason: "exit code 0",
+      endedAt: 1_700_000_100_000,
+    });
   }
   return planted;
 }

@@ -7,7 +7,9 @@ import type { UsageEvent } from "../../../node/meter/types.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
 import { insertJob } from "../../../node/store/jobRecords.ts";
 import { getJobTerms, insertJobTerms } from "../../../node/store/jobTerms.ts";
+import { listNoteVouchers, recordNoteVoucher } from "../../../node/store/noteVouchers.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
+import { insertVoucher, jobVouchers, latestVoucher } from "../../../node/store/receiptRecords.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
 import { agreement, SUBMITTER } from "../../marketplace/messages/fixtures.ts";
 import { usageEvent } from "./usageEvent.ts";
@@ -47,7 +49,7 @@ describe("the usage ledger", () => {
     expect(usageTotals(store, "job1")).toEqual({ gpu_mem_mib_ms: 7n, gpu_util_ms: 500n });
   });
 
-  it("takes a job's own events under `${jobId}:job:<id>`, only from source job", () => {
+  it("takes a job's own events under jobId:job:<id>, only from source job", () => {
     expect(insertUsageEvents(store, [jobEvent("a", 3n)]).inserted).toEqual(["job1:job:a"]);
     expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), source: "node" }])).toThrow(
       /id must be "job1:tokens:<seq>"$/,
@@ -55,9 +57,9 @@ describe("the usage ledger", () => {
     expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), id: "job1:job:" }])).toThrow(
       /id must be "job1:tokens:<seq>" or "job1:job:<id>"/,
     );
-    expect(() => insertUsageEvents(store, [{ ...jobEvent("b", 1n), id: `job1:job:${"x".repeat(250)}` }])).toThrow(
-      /id longer than 256 characters/,
-    );
+    expect(() =>
+      insertUsageEvents(store, [{ ...jobEvent("b", 1n), id: `job1:job:${"x".repeat(250)}` }]),
+    ).toThrow(/id longer than 256 characters/);
     expect(usageTotals(store, "job1")).toEqual({ tokens: 3n });
   });
 
@@ -79,5 +81,43 @@ describe("the usage ledger", () => {
     insertJobTerms(store, { jobId: agreement.jobId, agreement });
     insertJobTerms(store, { jobId: agreement.jobId, agreement: { ...agreement, granularity: "min" } });
     expect(getJobTerms(store, agreement.jobId)).toEqual(agreement);
+  });
+
+  it("records every note the payer signed, two notes of equal amount included", () => {
+    insertJob(store, {
+      jobId: "job-v-0001",
+      orderId: "order-v",
+      submitter: SUBMITTER,
+      channelId: 9n,
+      channelBase: 0n,
+      agreement: "{}",
+      startedAt: 1,
+    });
+    const voucher = (noteSeq: number, cumulativeAmount: bigint) => {
+      insertVoucher(store, {
+        channelId: 9n,
+        cumulativeAmount,
+        signature: `0x0${noteSeq}`,
+        jobId: "job-v-0001",
+        noteSeq,
+        receivedAt: noteSeq,
+      });
+      recordNoteVoucher(store, { jobId: "job-v-0001", noteSeq, cumulativeAmount, receivedAt: noteSeq });
+    };
+    voucher(0, 100n);
+    voucher(1, 100n); // a minimum charge: the amount did not move, the voucher is the same
+    voucher(2, 250n);
+    voucher(2, 250n); // the same voucher delivered twice
+    expect(listNoteVouchers(store, "job-v-0001").map((v) => [v.noteSeq, v.cumulativeAmount])).toEqual([
+      [0, 100n],
+      [1, 100n],
+      [2, 250n],
+    ]);
+    // The vouchers themselves: one per amount, as before.
+    expect(jobVouchers(store, "job-v-0001").map((v) => [v.noteSeq, v.cumulativeAmount])).toEqual([
+      [0, 100n],
+      [2, 250n],
+    ]);
+    expect(latestVoucher(store, 9n)?.cumulativeAmount).toBe(250n);
   });
 });
