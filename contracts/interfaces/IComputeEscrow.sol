@@ -137,8 +137,8 @@ interface IComputeEscrow {
     /// the channel's fee: `net(cumulativeAmount) − net(redeemed)` with `net(x) = x − ⌊x · feeBps / 10 000⌋`,
     /// so the fee is rounded once on the cumulative total, never per redemption. Anyone may submit
     /// it; the money always goes to the channel's provider.
-    /// @param r The payer's EIP-712 signature of the voucher, EIP-2098 compact form (`r`, `vs`);
-    /// the s it encodes must be low.
+    /// @param r The `r` of the payer's EIP-712 signature of the voucher (EIP-2098 compact form).
+    /// @param vs The signature's s with the parity of y in its top bit (EIP-2098); s must be low.
     function redeem(uint256 channelId, uint256 cumulativeAmount, bytes32 r, bytes32 vs) external;
 
     /// @notice Redeems many vouchers in one transaction and pays each provider once. Reverts whole

@@ -38,8 +38,9 @@ export type CreateHostParameters = {
   bootstrap?: string[];
   /**
    * Every peer is on 127.0.0.1 or a private network (tests, local demos). Turns off gossipsub's
-   * IP-colocation penalty, which would otherwise break a mesh of many peers on one address, and
-   * keeps private addresses in DHT records. Production keeps both defaults.
+   * IP-colocation penalty, which would otherwise break a mesh of many peers on one address, keeps
+   * private addresses in DHT records, and exempts loopback peers from libp2p's per-IP inbound
+   * connection rate limit. Production keeps all three defaults.
    */
   localNetwork?: boolean;
   /**
@@ -52,9 +53,17 @@ export type CreateHostParameters = {
    * tells them of other peers to connect to. Peers take that only from their bootstrap peers.
    */
   peerExchange?: boolean;
+  /**
+   * Close a connection whose ping (every 10 s, 5 s timeout at least) fails: the default. Only many
+   * hosts sharing one process (tests, benchmarks) turn it off: a starved event loop there delays
+   * pings of live connections, and closing them would tear the whole simulated network down.
+   */
+  abortConnectionOnPingFailure?: boolean;
   /** Connections to keep at least (MIN_CONNECTIONS). */
   minConnections?: number;
 };
+
+const LOOPBACK_NETWORKS = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/::1/ipcidr/128"];
 
 /**
  * Gossip messages above MAX_GOSSIP_MESSAGE_BYTES fail the inbound transform, which gossipsub counts
@@ -85,6 +94,10 @@ export async function createHost(parameters: CreateHostParameters): Promise<Grid
   const host = await createLibp2p({
     privateKey: parameters.privateKey,
     addresses: { listen: parameters.listen },
+    connectionMonitor: { abortConnectionOnPingFailure: parameters.abortConnectionOnPingFailure ?? true },
+    // libp2p accepts at most 5 inbound connections a second from one IP address: with every peer
+    // on 127.0.0.1 that throttles the whole network, so a local network exempts loopback from it.
+    ...(localNetwork ? { connectionManager: { allow: LOOPBACK_NETWORKS } } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

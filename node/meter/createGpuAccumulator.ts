@@ -43,6 +43,8 @@ export interface GpuAccumulator {
  * on an assigned GPU (by uuid, resolved from the index in the same reading).
  *
  * An interval in which the job was suspended is not billed at all, like its `gpu_ms`.
+ * An observation may cover several meter samples (the source waits for a slow nvidia-smi): dt is
+ * always the time since the previous observation.
  *
  * Both carry the remainder exactly: the events' sum is always floor(Σ %·ms / 100). A failed reading
  * bills no utilization for its interval and leaves the memory of the next one unknown (not billed):
@@ -69,7 +71,9 @@ export function createGpuAccumulator(options: GpuAccumulatorOptions): GpuAccumul
         lastMono = o.monoMs;
       }
       if (heldMiB !== undefined) memMiBms += heldMiB * dt;
-      heldMiB = undefined;
+      // Without a reading the memory held from now on is unknown, except across a suspension,
+      // where nothing runs to change it.
+      if (o.reading === undefined && o.paused !== true) heldMiB = undefined;
       if (o.reading !== undefined) {
         const uuids = new Set<string>();
         for (const index of assigned) {

@@ -49,11 +49,15 @@ export function buildOffer(components: AdvertiserComponents, seq: number): Capac
 }
 
 /**
- * After a peer joins the offers topic, wait this long and publish: gossip has no history, so a
- * newcomer would otherwise see our offer only at the next interval. The wait lets the outbound
- * stream to the new peer open; joins within it share one publish.
+ * After a peer joins the offers topic, publish again once joins have been quiet this long: gossip
+ * has no history, so a newcomer would otherwise see our offer only at the next interval. The wait
+ * lets our outbound stream to the new peer open (gossipsub drops what it cannot send yet); a second
+ * round later covers a peer slow to open one. Joins close together share one publish per round.
  */
 export const REPUBLISH_ON_JOIN_MS = 250;
+export const REPUBLISH_ON_JOIN_AGAIN_MS = 2_000;
+/** A stream of joins delays a round at most this many times its delay. */
+const JOIN_ROUND_CAP = 4;
 
 type SubscriptionChange = CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>;
 
@@ -66,7 +70,6 @@ export function createAdvertiser(
   init: { intervalMs?: number; republishOnJoinMs?: number } = {},
 ) {
   let timer: NodeJS.Timeout | undefined;
-  let joinTimer: NodeJS.Timeout | undefined;
   let publishing = false;
   let again = false;
   let lastSeq = 0;
@@ -108,14 +111,14 @@ export function createAdvertiser(
       });
   };
 
+  const firstDelay = init.republishOnJoinMs ?? REPUBLISH_ON_JOIN_MS;
+  const rounds = [
+    afterQuiet(publishSoon, firstDelay),
+    afterQuiet(publishSoon, Math.max(firstDelay, REPUBLISH_ON_JOIN_AGAIN_MS)),
+  ];
   const onSubscriptionChange = (event: SubscriptionChange) => {
     if (!event.detail.subscriptions.some((s) => s.topic === OFFERS_TOPIC && s.subscribe)) return;
-    if (joinTimer !== undefined) return;
-    joinTimer = setTimeout(() => {
-      joinTimer = undefined;
-      publishSoon();
-    }, init.republishOnJoinMs ?? REPUBLISH_ON_JOIN_MS);
-    joinTimer.unref();
+    for (const round of rounds) round.poke();
   };
 
   return {
@@ -128,10 +131,47 @@ export function createAdvertiser(
     stop() {
       components.host.services.pubsub.removeEventListener("subscription-change", onSubscriptionChange);
       if (timer !== undefined) clearInterval(timer);
-      if (joinTimer !== undefined) clearTimeout(joinTimer);
-      joinTimer = undefined;
+      for (const round of rounds) round.cancel();
     },
     /** Capacity or prices changed: tell the market now. */
     changed: publishSoon,
+  };
+}
+
+/**
+ * Calls `fn` once pokes have been quiet for `delayMs` (at the latest JOIN_ROUND_CAP × delayMs after
+ * the first poke of a round, so a stream of pokes cannot starve it).
+ */
+function afterQuiet(fn: () => void, delayMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  let lastPoke = 0;
+  let firstPoke = 0;
+  const arm = (ms: number) => {
+    timer = setTimeout(fire, ms);
+    timer.unref();
+  };
+  const fire = () => {
+    timer = undefined;
+    const now = Date.now();
+    const quietFor = now - lastPoke;
+    if (quietFor < delayMs && now - firstPoke < JOIN_ROUND_CAP * delayMs) return arm(delayMs - quietFor);
+    fn();
+    // Poked too recently to have been served by this publish: one more round.
+    if (quietFor < delayMs) {
+      firstPoke = now;
+      arm(delayMs);
+    }
+  };
+  return {
+    poke() {
+      lastPoke = Date.now();
+      if (timer !== undefined) return;
+      firstPoke = lastPoke;
+      arm(delayMs);
+    },
+    cancel() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
   };
 }

@@ -261,7 +261,8 @@ contract ComputeEscrowFeesTest is EscrowFixture {
         for (uint256 i; i < steps; ++i) {
             // Small and large steps alike; the last one always reaches `amount`.
             uint256 left = amount - cumulative - (steps - 1 - i);
-            uint256 step = i == steps - 1 ? amount - cumulative : bound(uint256(keccak256(abi.encode(seed, i))), 1, left);
+            uint256 step = amount - cumulative;
+            if (i != steps - 1) step = bound(uint256(keccak256(abi.encode(seed, i))), 1, left);
             uint256 before = token.balanceOf(provider);
             cumulative += step;
             _redeem(id, cumulative);

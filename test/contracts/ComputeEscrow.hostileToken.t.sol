@@ -59,7 +59,11 @@ contract ComputeEscrowHostileTokenTest is EscrowFixture {
         assertEq(rtoken.balanceOf(address(resc)), owed, "escrow balance == owed");
     }
 
-    function _hostileVoucher(uint256 id, uint256 cumulative) private view returns (IComputeEscrow.SignedVoucher memory) {
+    function _hostileVoucher(uint256 id, uint256 cumulative)
+        private
+        view
+        returns (IComputeEscrow.SignedVoucher memory)
+    {
         (bytes32 r, bytes32 vs) = _signFor(address(resc), PAYER_KEY, id, cumulative);
         return IComputeEscrow.SignedVoucher({channelId: id, cumulativeAmount: cumulative, r: r, vs: vs});
     }

@@ -324,8 +324,9 @@ contract EscrowHandler is Cheats {
         }
     }
 
-    /// @dev Closes as `caller` (`closeChannel` or `finalizeClose`) and checks the outcome: the payer's free balance grows by exactly
-    /// amount − redeemed and the accrued fees by exactly ⌊redeemed · feeBps / 10 000⌋.
+    /// @dev Closes as `caller` (`closeChannel` or `finalizeClose`) and checks the outcome: the payer's
+    /// free balance grows by exactly amount − redeemed and the accrued fees by exactly
+    /// ⌊redeemed · feeBps / 10 000⌋.
     function _settle(uint256 id, IComputeEscrow.Channel memory c, address caller, bool byClose) private {
         uint256 freeBefore = escrow.freeBalance(c.payer);
         uint256 feesBefore = escrow.accruedFees();
