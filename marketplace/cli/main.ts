@@ -21,7 +21,7 @@ Usage: gridspot <group> <command> [options]
   market   offers [--gpu-class C] | prices | quote --gpus N [--gpu-class C] [--cpus N] [--mem MiB]
                   [--max-duration S] [--max-price-gpu-hour X]
                   (all three: [--wait S] listen up to S seconds, default 3; [--min-offers N])
-  provider start --config FILE | status | redeem
+  provider start --config FILE | status | redeem | reconcile [--check]
   chain    deploy [--faucet]
 
 Every command takes --json (one JSON document on stdout), --rpc-url URL, --data-dir DIR,

@@ -10,11 +10,14 @@ import { rateAboveMax } from "../order/rateAboveMax.ts";
 import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
+  BID_STREAM_BURST,
+  BID_STREAMS_PER_PEER_PER_S,
   MAX_BID_FRAME_BYTES,
   MAX_INBOUND_BID_STREAMS,
 } from "../p2p/constants.ts";
 import type { GridspotHost } from "../p2p/createHost.ts";
 import { type FrameChannel, frameChannel } from "../p2p/frames.ts";
+import { createPeerRateLimiter } from "../p2p/peerRateLimiter.ts";
 import { rateCardKey } from "../rating/rateCardKey.ts";
 
 export type OpenBid = { bid: Bid; receivedMs: number; channel: FrameChannel };
@@ -42,10 +45,18 @@ export function createBidCollector(components: {
 }) {
   const { host, account, chainId, logger } = components;
   const auctions = new Map<string, Auction>();
+  const streamLimit = createPeerRateLimiter({ ratePerS: BID_STREAMS_PER_PEER_PER_S, burst: BID_STREAM_BURST });
 
   async function serve(stream: Stream, connection: Connection): Promise<void> {
-    const channel = frameChannel(stream, MAX_BID_FRAME_BYTES);
     const remotePeer = connection.remotePeer.toString();
+    // Before a byte is read: a peer opening bid streams faster than any provider answers orders
+    // gets them reset at once, so it costs us neither buffers nor signature checks.
+    if (!streamLimit.take(remotePeer)) {
+      logger.debug("bid stream over the rate limit", { peer: remotePeer });
+      stream.abort(new Error("bid stream rate limit exceeded"));
+      return;
+    }
+    const channel = frameChannel(stream, MAX_BID_FRAME_BYTES);
     let raw: Envelope;
     try {
       raw = await channel.read(envelope, { signal: AbortSignal.timeout(BID_FRAME_TIMEOUT_MS) });

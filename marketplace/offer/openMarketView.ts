@@ -40,6 +40,8 @@ export async function openMarketView(settings: MarketViewSettings): Promise<Mark
     listen: settings.listen ?? ["/ip4/127.0.0.1/tcp/0"],
     bootstrap: settings.bootstrap,
     localNetwork: settings.localNetwork ?? false,
+    // A short-lived client: it uses the DHT but does not serve it.
+    dhtServer: false,
   });
   const feed = createOfferFeed({
     host,

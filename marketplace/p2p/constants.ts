@@ -59,9 +59,11 @@ export const DHT_PROTOCOL = "/gridspot/kad/1.0.0";
 export const MIN_CONNECTIONS = 8;
 /** How often a node checks it has MIN_CONNECTIONS, and looks for more peers when it does not. */
 export const PEER_CHECK_INTERVAL_MS = 2_000;
-/** Dials to discovered peers in flight at once, and how long each may take. */
+/** Dials to discovered peers in flight at once, and how long each may take (libp2p's own default). */
 export const MAX_PARALLEL_DISCOVERY_DIALS = 4;
-export const DISCOVERY_DIAL_TIMEOUT_MS = 5_000;
+export const DISCOVERY_DIAL_TIMEOUT_MS = 10_000;
+/** A discovered peer that could not be dialled is not tried again for this long. */
+export const DISCOVERY_DIAL_BACKOFF_MS = 15_000;
 /** How long one DHT random walk for new peers may run. */
 export const RANDOM_WALK_TIMEOUT_MS = 5_000;
 /** How long createHost waits for each bootstrap peer before going on without it. */

@@ -14,6 +14,7 @@ import {
 import type { Multiaddr } from "@multiformats/multiaddr";
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS,
+  DISCOVERY_DIAL_BACKOFF_MS,
   DISCOVERY_DIAL_TIMEOUT_MS,
   MAX_PARALLEL_DISCOVERY_DIALS,
   MIN_CONNECTIONS,
@@ -21,8 +22,6 @@ import {
   RANDOM_WALK_TIMEOUT_MS,
 } from "./constants.ts";
 
-/** A peer that could not be dialled is left alone this long. */
-const DIAL_BACKOFF_MS = 30_000;
 const MAX_REMEMBERED_FAILURES = 1_000;
 
 export type KeepPeersInit = {
@@ -139,7 +138,7 @@ class PeerKeeper implements KeepPeers {
       peer.equals(this.#components.peerId) ||
       this.#dialing.has(key) ||
       this.#dialing.size >= MAX_PARALLEL_DISCOVERY_DIALS ||
-      (failedAt !== undefined && Date.now() - failedAt < DIAL_BACKOFF_MS) ||
+      (failedAt !== undefined && Date.now() - failedAt < DISCOVERY_DIAL_BACKOFF_MS) ||
       this.#components.connectionManager.getConnections(peer).length > 0
     ) {
       return false;

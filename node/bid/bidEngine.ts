@@ -69,6 +69,12 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
   const held = new Map<string, HeldAgreement>();
   const seenOrders = new Set<string>();
   const pubsub = host.services.pubsub;
+  // Rate limit (begin): orders answered per submitter peer, see ORDERS_ANSWERED_PER_PEER_PER_S.
+  const answerLimit = createPeerRateLimiter({
+    ratePerS: ORDERS_ANSWERED_PER_PEER_PER_S,
+    burst: ORDERS_ANSWERED_BURST,
+  });
+  // Rate limit (end).
 
   const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
     if (message.type !== "signed") return TopicValidatorResult.Reject;
@@ -108,6 +114,13 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
       if (!opened.ok || seenOrders.has(opened.value.orderId)) return;
       seenOrders.add(opened.value.orderId);
       if (seenOrders.size > 10_000) seenOrders.clear();
+      // Rate limit (begin): the order was still validated and forwarded; this node only does not
+      // spend a signature and a stream on it.
+      if (!answerLimit.take(message.from.toString())) {
+        logger.debug("order not answered: submitter over the rate limit", { orderId: opened.value.orderId });
+        return;
+      }
+      // Rate limit (end).
       await answerOrder(opened.value).catch((error: Error) => {
         logger.warn("bid conversation failed", { orderId: opened.value.orderId, error: error.message });
       });

@@ -10,6 +10,6 @@ const c0 = process.cpuUsage(); const t0 = Date.now();
 for (const b of bs) { const t = performance.now(); await b.dial(a.getMultiaddrs()[0]!); if (bs.indexOf(b) % 10 === 0) console.log("dial ms", (performance.now() - t).toFixed(1)); }
 await new Promise((r) => setTimeout(r, 3000));
 const c = process.cpuUsage(c0);
-console.log("40 connections: cpu ms", (c.user + c.system) / 1000, "wall", Date.now() - t0);
+console.log("40 dials: cpu ms", (c.user + c.system) / 1000, "wall", Date.now() - t0, "connection endpoints", [a, ...bs].reduce((n, h) => n + h.getConnections().length, 0), "streams", [a, ...bs].reduce((n, h) => n + h.getConnections().reduce((m, c) => m + c.streams.length, 0), 0));
 const { profile } = await session.post("Profiler.stop"); writeFileSync("/tmp/netwk/conn.cpuprofile", JSON.stringify(profile));
 await stopAll([a, ...bs]);

@@ -1,0 +1,17 @@
+import { startHost, stopAll, addrOf } from "./support.ts";
+import { OFFERS_TOPIC } from "../../../marketplace/p2p/constants.ts";
+const carol = await startHost();
+const dave = await startHost([addrOf(carol)]);
+for (const h of [carol, dave]) h.services.pubsub.subscribe(OFFERS_TOPIC);
+const sizes: number[] = [];
+dave.services.pubsub.addEventListener("message", (e) => sizes.push(e.detail.data.byteLength));
+await new Promise((r) => setTimeout(r, 2000));
+const stats = () => { const ps = (dave.services.pubsub as any).score.peerStats.get(carol.peerId.toString()); return JSON.stringify(ps?.topics); };
+console.log("subs", carol.services.pubsub.getSubscribers(OFFERS_TOPIC).length, stats());
+console.log(await carol.services.pubsub.publish(OFFERS_TOPIC, new Uint8Array(100).fill(97)));
+await new Promise((r) => setTimeout(r, 500));
+console.log(sizes, stats());
+console.log(await carol.services.pubsub.publish(OFFERS_TOPIC, new Uint8Array(17000).fill(97)));
+await new Promise((r) => setTimeout(r, 500));
+console.log(sizes, stats());
+await stopAll([carol, dave]);
