@@ -193,6 +193,8 @@ function checkAgreement(
   )
     return "resources";
   if (r.gpuClass !== undefined && a.gpuClass !== r.gpuClass) return "gpu class";
+  // The agreement must be for the class that was bid (and priced), whether or not the order named one.
+  if (a.gpuClass !== bid.gpuClass) return "gpu class differs from the bid";
   // Tiers are part of a rate: an agreement may not add, drop or move a band the bid did not show.
   if (rateCardKey(a.rates) !== rateCardKey(bid.rates)) return "rates differ from the bid";
   // Nor a minimum charge the bid did not announce (a Bid carries none yet, so none is accepted).

@@ -109,6 +109,7 @@ export async function createSubmitter(
       return network;
     },
     async close() {
+      reputation.stop();
       if (network !== undefined) {
         network.feed.stop();
         await network.bids.stop();

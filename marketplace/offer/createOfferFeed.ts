@@ -36,11 +36,14 @@ export function createOfferFeed(components: OfferFeedComponents) {
     }
     const { offer, expiresAt } = verdict;
     // Listing waits for the registry; validation does not, so relaying is never held up by the chain.
-    void components.isActiveProvider(offer.provider as Address).then((active) => {
-      if (!active) logger.debug("offer of a provider that is not active", { provider: offer.provider });
-      else if (book.add(offer, expiresAt))
-        logger.debug("offer listed", { provider: offer.provider, seq: offer.seq });
-    });
+    void components
+      .isActiveProvider(offer.provider as Address)
+      .then((active) => {
+        if (!active) logger.debug("offer of a provider that is not active", { provider: offer.provider });
+        else if (book.add(offer, expiresAt))
+          logger.debug("offer listed", { provider: offer.provider, seq: offer.seq });
+      })
+      .catch((error: Error) => logger.warn("registry check failed", { error: error.message.split("\n")[0] }));
     return TopicValidatorResult.Accept;
   };
 

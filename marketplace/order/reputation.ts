@@ -26,8 +26,10 @@ export type ReputationComponents = {
 export type ReputationReader = {
   /** Every provider with history, by lower-cased address; scans only blocks not yet read. */
   read(): Promise<Map<string, ProviderReputation>>;
-  /** A provider's reputation from the last read (zero history when unknown). */
+  /** A provider's reputation from what was read so far (zero history when unknown). */
   of(provider: string): ProviderReputation;
+  /** Stops a scan in progress after its current chunk, so a closing client does not wait for it. */
+  stop(): void;
 };
 
 type ChannelState = { provider: string; expiry: bigint; closedEarly: boolean };
@@ -46,6 +48,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
   let nextBlock = components.fromBlock;
   let challengePeriod: bigint | undefined;
   let inFlight: Promise<Map<string, ProviderReputation>> | undefined;
+  let stopped = false;
 
   const entry = (provider: string): ProviderReputation => {
     let r = tally.get(provider);
@@ -56,6 +59,13 @@ export function createReputationReader(components: ReputationComponents): Reputa
     return r;
   };
 
+  // Kept current as events come in: a scan cut short still ranks by what it read.
+  function score(r: ProviderReputation, redeemed: number, earlyCloses: number): void {
+    r.redeemed += redeemed;
+    r.earlyCloses += earlyCloses;
+    r.score = r.redeemed - EARLY_CLOSE_WEIGHT * r.earlyCloses;
+  }
+
   async function scan(): Promise<Map<string, ProviderReputation>> {
     challengePeriod ??= await publicClient.readContract({
       address: escrow,
@@ -64,7 +74,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
     });
     // viem caches the block number for its polling interval: a stale one would miss new events.
     const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
-    while (nextBlock <= latest) {
+    while (nextBlock <= latest && !stopped) {
       const toBlock =
         nextBlock + REPUTATION_CHUNK_BLOCKS - 1n < latest ? nextBlock + REPUTATION_CHUNK_BLOCKS - 1n : latest;
       const logs = await publicClient.getContractEvents({
@@ -76,7 +86,6 @@ export function createReputationReader(components: ReputationComponents): Reputa
       for (const log of logs) apply(log as unknown as EscrowLog, challengePeriod);
       nextBlock = toBlock + 1n;
     }
-    for (const r of tally.values()) r.score = r.redeemed - EARLY_CLOSE_WEIGHT * r.earlyCloses;
     return tally;
   }
 
@@ -102,7 +111,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
       }
       case "Redeemed": {
         const c = channels.get(channelId);
-        if (c !== undefined) entry(c.provider).redeemed += 1;
+        if (c !== undefined) score(entry(c.provider), 1, 0);
         return;
       }
       case "CloseRequested": {
@@ -110,7 +119,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
         if (c === undefined || c.closedEarly || args.deadline === undefined) return;
         if (args.deadline < c.expiry + period) {
           c.closedEarly = true;
-          entry(c.provider).earlyCloses += 1;
+          score(entry(c.provider), 0, 1);
         }
         return;
       }
@@ -128,6 +137,9 @@ export function createReputationReader(components: ReputationComponents): Reputa
     },
     of(provider) {
       return tally.get(provider.toLowerCase()) ?? { redeemed: 0, earlyCloses: 0, score: 0 };
+    },
+    stop() {
+      stopped = true;
     },
   };
 }

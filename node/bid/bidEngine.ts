@@ -14,10 +14,13 @@ import {
   BID_PROTOCOL,
   MAX_BID_FRAME_BYTES,
   MAX_GOSSIP_MESSAGE_BYTES,
+  ORDERS_ANSWERED_BURST,
+  ORDERS_ANSWERED_PER_PEER_PER_S,
   ORDERS_TOPIC,
 } from "../../marketplace/p2p/constants.ts";
 import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
 import { frameChannel } from "../../marketplace/p2p/frames.ts";
+import { createPeerRateLimiter } from "../../marketplace/p2p/peerRateLimiter.ts";
 import type { Capacity } from "./capacity.ts";
 import { type BidTerms, evaluateOrder } from "./evaluateOrder.ts";
 

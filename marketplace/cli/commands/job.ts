@@ -163,6 +163,7 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
       redeemTx: result.redeemTx,
       outputs: result.outputs,
       bids: result.bids,
+      explanation: result.explanation,
     };
     const text = [
       `Job ${result.jobId} ${result.status} (${result.reason})`,

@@ -50,7 +50,8 @@ const grid = (text: string) => (BigInt(Math.round(Number(text) * 1000)) * GRID) 
 const FLEET = [
   { profile: "h100x2", gpuClass: H100, gpuHour: "3", coreHour: "0.05" },
   { profile: "h100x2", gpuClass: H100, gpuHour: "2.5", coreHour: "0.05" },
-  { profile: "h100x2", gpuClass: H100, gpuHour: "4", coreHour: "0.05" },
+  // Dynamic pricing: starts at 4 GRID and, idle, falls 10 % a second to its floor of 3.5.
+  { profile: "h100x2", gpuClass: H100, gpuHour: "3.5", coreHour: "0.05" },
   { profile: "rtx4090", gpuClass: RTX, gpuHour: "0.8", coreHour: "0.05" },
   { profile: "rtx4090", gpuClass: RTX, gpuHour: "0.6", coreHour: "0.05" },
   { profile: "a100x8", gpuClass: A100, gpuHour: "1.5", coreHour: "0.05" },
@@ -60,6 +61,14 @@ const FLEET = [
   { profile: undefined, gpuClass: undefined, gpuHour: undefined, coreHour: "0.01" },
 ] as const;
 const MEM_GIB_HOUR = GRID / 200n;
+const DYNAMIC = 2;
+const DYNAMIC_CURVE = {
+  base: grid("4").toString(),
+  floor: grid("3.5").toString(),
+  ceiling: grid("5").toString(),
+  targetUtilization: 5000,
+  maxStep: 1000,
+};
 
 let market: Market;
 type Provider = { address: `0x${string}`; dataDir: string; info: ProviderInfo; process: ProviderProcess };
@@ -93,6 +102,7 @@ beforeAll(async () => {
             gpuHour: p.gpuClass === undefined ? {} : { [p.gpuClass]: grid(p.gpuHour).toString() },
             cpuCoreHour: grid(p.coreHour).toString(),
             memGiBHour: MEM_GIB_HOUR.toString(),
+            ...(i === DYNAMIC ? { dynamic: { epochMs: 1_000, curves: { [H100]: DYNAMIC_CURVE } } } : {}),
           },
           receipts: { intervalMs: RECEIPT_INTERVAL_MS, graceIntervals: GRACE_INTERVALS },
           runtime: {
@@ -263,7 +273,7 @@ describe("the market view", () => {
         totalGpus: 6,
         min: "2500000000000000000",
         median: "3000000000000000000",
-        max: "4000000000000000000",
+        max: "3500000000000000000",
       },
       {
         gpuClass: RTX,
@@ -322,6 +332,37 @@ describe("the market view", () => {
       { reason: "price-above-max", count: 3 },
     ]);
   }, 60_000);
+});
+
+describe("dynamic pricing", () => {
+  it("moves an idle provider's price down each epoch to its floor, and its offers follow", async () => {
+    const { offers: book } = await payer.submitter.network();
+    const node = provider(DYNAMIC);
+    const offered = () =>
+      book
+        .offers()
+        .find((e) => e.offer.provider === node.address)
+        ?.offer.rates.find((r) => r.meter === "gpu_ms")?.price;
+    // Long past the first epochs by now: 4 → 3.6 → 3.5 (the floor), republished on each move.
+    await waitFor("the floor price in the submitter's offer book", () =>
+      offered() === grid("3.5") ? true : undefined,
+    );
+    const status = (await (await fetch(`${node.info.api}/v1/status`)).json()) as { pricing: unknown };
+    expect(status.pricing).toEqual([
+      {
+        class: H100,
+        price: grid("3.5").toString(),
+        curve: {
+          base: grid("4").toString(),
+          floor: grid("3.5").toString(),
+          ceiling: grid("5").toString(),
+          targetUtilizationBps: 5000,
+          maxStepBps: 1000,
+        },
+        lastEpoch: { utilizationBps: 0, turnedAway: 0, lostOnPrice: 0 },
+      },
+    ]);
+  });
 });
 
 describe("auctions", () => {

@@ -108,5 +108,14 @@ describe("createReputationReader", () => {
     await fresh.read();
     expect(fresh.of(address(0))).toEqual(reader.of(address(0)));
     expect(fresh.of(address(2))).toEqual(reader.of(address(2)));
+
+    // A stopped reader (its client is closing) scans no further.
+    const stopped = createReputationReader({
+      publicClient: payer.publicClient,
+      escrow: deployment.contracts.computeEscrow,
+      fromBlock: deployment.deployBlock,
+    });
+    stopped.stop();
+    expect((await stopped.read()).size).toBe(0);
   });
 });
