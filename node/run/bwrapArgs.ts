@@ -6,6 +6,11 @@ export interface BwrapArgsOptions {
   hidePaths: readonly string[];
   /** Device nodes bound into /dev (the NVIDIA ones for a GPU job; none otherwise). */
   devices: readonly string[];
+  /**
+   * Files bound back read-only over the private /tmp and the hidden folders: the job's own
+   * executable when it lives there (a checkout under /tmp runs its bundled node from /tmp/…).
+   */
+  keepPaths?: readonly string[];
 }
 
 /**
@@ -17,6 +22,7 @@ export interface BwrapArgsOptions {
 export function bwrapArgs(options: BwrapArgsOptions): string[] {
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
   for (const path of options.hidePaths) args.push("--tmpfs", path);
+  for (const path of options.keepPaths ?? []) args.push("--ro-bind", path, path);
   for (const device of options.devices) args.push("--dev-bind", device, device);
   args.push("--bind", options.workDir, options.workDir, "--chdir", options.workDir);
   args.push("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts");

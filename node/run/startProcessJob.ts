@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync } from "node:fs";
 import { mkdtemp, realpath, stat } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { bwrapArgs } from "./bwrapArgs.ts";
 import { DEFAULT_KILL_GRACE_MS, NVIDIA_DEVICE_PATTERN } from "./constants.ts";
 import { RunError } from "./errors.ts";
@@ -77,7 +77,12 @@ export async function startProcessJob(options: StartProcessJobOptions): Promise<
       : [
           bwrapPath,
           [
-            ...bwrapArgs({ workDir, hidePaths: hiddenPaths(options, workDir), devices: gpuDevices(gpus) }),
+            ...bwrapArgs({
+              workDir,
+              hidePaths: hiddenPaths(options, workDir),
+              devices: gpuDevices(gpus),
+              keepPaths: commandToKeep(options.command),
+            }),
             "--",
             options.command,
             ...args,
@@ -188,4 +193,22 @@ function started(child: ChildProcess, command: string): Promise<void> {
       );
     });
   });
+}
+
+/**
+ * A command given by path stays runnable inside the sandbox even when it sits under /tmp or a hidden
+ * folder (bound back read-only, only that file); so does the node binary running this daemon, which
+ * jobs may call by path too (a checkout under /tmp runs its bundled node from /tmp/…). Commands
+ * found on PATH are left to the job's PATH.
+ */
+function commandToKeep(command: string): string[] {
+  const keep = new Set<string>([realpathSync(process.execPath)]);
+  if (command.includes("/")) {
+    try {
+      keep.add(realpathSync(resolvePath(command)));
+    } catch {
+      // A missing command fails at start with the runtime's own error.
+    }
+  }
+  return [...keep];
 }
