@@ -156,6 +156,7 @@ export async function startProvider(
         granularity: config.receipts.granularity,
         receiptIntervalMs: config.receipts.intervalMs,
         bidValidityS: 60,
+        minimumCharge: config.pricing.minimumCharge,
       }),
     },
     { holdMs: config.limits.holdMs, graceIntervals: config.receipts.graceIntervals },

@@ -45,7 +45,10 @@ export function createBidCollector(components: {
 }) {
   const { host, account, chainId, logger } = components;
   const auctions = new Map<string, Auction>();
-  const streamLimit = createPeerRateLimiter({ ratePerS: BID_STREAMS_PER_PEER_PER_S, burst: BID_STREAM_BURST });
+  const streamLimit = createPeerRateLimiter({
+    ratePerS: BID_STREAMS_PER_PEER_PER_S,
+    burst: BID_STREAM_BURST,
+  });
 
   async function serve(stream: Stream, connection: Connection): Promise<void> {
     const remotePeer = connection.remotePeer.toString();
@@ -197,9 +200,8 @@ function checkAgreement(
   if (a.gpuClass !== bid.gpuClass) return "gpu class differs from the bid";
   // Tiers are part of a rate: an agreement may not add, drop or move a band the bid did not show.
   if (rateCardKey(a.rates) !== rateCardKey(bid.rates)) return "rates differ from the bid";
-  // Nor a minimum charge the bid did not announce (a Bid carries none yet, so none is accepted).
-  const announced = (bid as { minimumCharge?: bigint }).minimumCharge;
-  if (a.minimumCharge !== undefined && a.minimumCharge !== 0n && a.minimumCharge !== announced)
+  // Nor a minimum charge other than the one the bid announced.
+  if ((a.minimumCharge ?? 0n) !== (bid.minimumCharge ?? 0n))
     return "a minimum charge the bid did not announce";
   if (a.granularity !== bid.granularity || a.receiptIntervalMs !== bid.receiptIntervalMs)
     return "receipt terms";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { address, gpuClass, granularity, id, peerIdText, pricing, rate } from "./primitives.ts";
+import { address, gpuClass, granularity, id, peerIdText, pricing, rate, uint } from "./primitives.ts";
 
 /** A provider's offer to run one order, sent on `/gridspot/bid/1.0.0`. */
 export const bid = z.object({
@@ -12,6 +12,8 @@ export const bid = z.object({
   pricing,
   granularity,
   receiptIntervalMs: z.number().int().min(200).max(3_600_000),
+  /** The least the job will cost, whatever it uses (the agreement's minimum charge); none if absent. */
+  minimumCharge: uint.optional(),
   /** Unix seconds after which the provider no longer holds this price. */
   validUntil: z.number().int().positive(),
 });

@@ -215,6 +215,7 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         maxRates: bid.rates,
         pricing: bid.pricing,
         granularity: bid.granularity,
+        ...(bid.minimumCharge === undefined ? {} : { minimumCharge: bid.minimumCharge }),
         receiptIntervalMs: bid.receiptIntervalMs,
         graceIntervals: init.graceIntervals,
         startBy: Math.floor(holdUntil / 1000),

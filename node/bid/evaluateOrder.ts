@@ -14,6 +14,8 @@ export type BidTerms = {
   granularity: Granularity;
   receiptIntervalMs: number;
   bidValidityS: number;
+  /** The operator's minimum charge per job (pricing.minimumCharge); announced in every bid. */
+  minimumCharge?: bigint | undefined;
 };
 
 /** The bid engine's decision for one order: a bid, or a decline with its reason code. */
@@ -79,6 +81,9 @@ export function evaluateOrder(
       pricing: "fixed",
       granularity: terms.granularity,
       receiptIntervalMs: terms.receiptIntervalMs,
+      ...(terms.minimumCharge === undefined || terms.minimumCharge === 0n
+        ? {}
+        : { minimumCharge: terms.minimumCharge }),
       validUntil: nowS + terms.bidValidityS,
     },
   };

@@ -88,6 +88,8 @@ export const providerConfig = z
         /** For GPU classes not listed in gpuHour. */
         defaultGpuHour: uint.default(2n * GRID),
         cpuCoreHour: uint.default(GRID / 50n),
+        /** The least any job costs (the agreement's minimum charge); announced in every bid. */
+        minimumCharge: uint.optional(),
         memGiBHour: uint.default(GRID / 200n),
         /** Prices that move with demand, per resource class; absent: the fixed prices above. */
         dynamic: dynamicPricing.optional(),

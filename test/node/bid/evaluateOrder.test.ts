@@ -68,6 +68,25 @@ describe("evaluateOrder", () => {
     if (result.kind === "bid") expect(bidSchema.parse(result.bid)).toEqual(result.bid);
   });
 
+  it("announces the operator's minimum charge in the bid, so the agreement can carry it", () => {
+    const result = evaluateOrder(
+      orderFor({ gpuClass: H100 }),
+      node(),
+      { ...terms, minimumCharge: GRID / 10n },
+      NOW_S,
+    );
+    expect(result.kind).toBe("bid");
+    if (result.kind !== "bid") return;
+    expect(result.bid.minimumCharge).toBe(GRID / 10n);
+    expect(
+      bidSchema.parse(
+        JSON.parse(JSON.stringify(result.bid, (_k, v) => (typeof v === "bigint" ? v.toString() : v))),
+      ).minimumCharge,
+    ).toBe(GRID / 10n);
+    const none = evaluateOrder(orderFor({ gpuClass: H100 }), node(), terms, NOW_S);
+    expect(none.kind === "bid" && "minimumCharge" in none.bid).toBe(false);
+  });
+
   it("bids on a CPU-only order without a GPU rate or class", () => {
     const result = evaluateOrder(orderFor({ gpus: 0 }), node(), terms, NOW_S);
     expect(result.kind).toBe("bid");
