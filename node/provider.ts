@@ -21,6 +21,7 @@ import type { ProviderConfig } from "./config/providerConfig.ts";
 import { createJobService } from "./job/jobService.ts";
 import { createAdvertiser } from "./offer/advertiser.ts";
 import { createPricingEngine } from "./pricing/createPricingEngine.ts";
+import { ratesForJob } from "./pricing/rates.ts";
 import { createGpuUsageReader } from "./resources/createGpuUsageReader.ts";
 import { gpuPreflight } from "./resources/gpuPreflight.ts";
 import { createRedeemer } from "./settle/createRedeemer.ts";
@@ -157,6 +158,7 @@ export async function startProvider(
         receiptIntervalMs: config.receipts.intervalMs,
         bidValidityS: 60,
         minimumCharge: config.pricing.minimumCharge,
+        spotCeilings: config.pricing.spot ? prices.ceilingRates() : undefined,
       }),
     },
     { holdMs: config.limits.holdMs, graceIntervals: config.receipts.graceIntervals },
@@ -201,6 +203,8 @@ export async function startProvider(
               maxAgeMs: config.runtime.meterIntervalMs / 2,
             })
           : undefined,
+      // Spot agreements bill each note at the node's current price for the job's class.
+      spotRates: (agreement) => ratesForJob(prices.rates(), agreement.gpuClass),
       // Not the whole home: the job's own tools may live there. The work dir inside the data dir
       // is bound back in after the data dir is hidden.
       hidePaths: [

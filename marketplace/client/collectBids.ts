@@ -92,7 +92,11 @@ export function createBidCollector(components: {
     }
     const bid = opened.value;
     if (
-      rateAboveMax(bid.rates, auction.order.maxRates) !== undefined ||
+      // A spot bid's rate may rise to its maxima: those must be within the order's.
+      rateAboveMax(
+        bid.pricing === "spot" ? (bid.maxRates ?? bid.rates) : bid.rates,
+        auction.order.maxRates,
+      ) !== undefined ||
       !(await components.isActiveProvider(bid.provider))
     ) {
       logger.debug("bid refused", { provider: bid.provider });
@@ -200,6 +204,9 @@ function checkAgreement(
   if (a.gpuClass !== bid.gpuClass) return "gpu class differs from the bid";
   // Tiers are part of a rate: an agreement may not add, drop or move a band the bid did not show.
   if (rateCardKey(a.rates) !== rateCardKey(bid.rates)) return "rates differ from the bid";
+  if (a.pricing !== bid.pricing) return "pricing differs from the bid";
+  if (a.pricing === "spot" && rateCardKey(a.maxRates) !== rateCardKey(bid.maxRates ?? bid.rates))
+    return "spot maxima differ from the bid";
   // Nor a minimum charge other than the one the bid announced.
   if ((a.minimumCharge ?? 0n) !== (bid.minimumCharge ?? 0n))
     return "a minimum charge the bid did not announce";

@@ -12,6 +12,8 @@ export const bid = z.object({
   pricing,
   granularity,
   receiptIntervalMs: z.number().int().min(200).max(3_600_000),
+  /** In a spot bid: the most each rate may rise to during the job (the agreement's maxRates). */
+  maxRates: z.array(rate).max(16).optional(),
   /** The least the job will cost, whatever it uses (the agreement's minimum charge); none if absent. */
   minimumCharge: uint.optional(),
   /** Unix seconds after which the provider no longer holds this price. */

@@ -212,7 +212,7 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         memMiB: order.requirements.memMiB,
         maxDurationS: order.requirements.maxDurationS,
         rates: bid.rates,
-        maxRates: bid.rates,
+        maxRates: bid.pricing === "spot" ? (bid.maxRates ?? bid.rates) : bid.rates,
         pricing: bid.pricing,
         granularity: bid.granularity,
         ...(bid.minimumCharge === undefined ? {} : { minimumCharge: bid.minimumCharge }),

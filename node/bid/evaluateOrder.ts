@@ -2,7 +2,7 @@ import type { Bid, Decline } from "../../marketplace/messages/bid.ts";
 import type { JobOrder } from "../../marketplace/messages/order.ts";
 import type { Granularity, Rate } from "../../marketplace/messages/primitives.ts";
 import { estimateCost } from "../../marketplace/order/estimateCost.ts";
-import { rateAboveMax } from "../../marketplace/order/rateAboveMax.ts";
+import { rateAboveMax, rateAtMost } from "../../marketplace/order/rateAboveMax.ts";
 import { MS_PER_HOUR, ratesForJob } from "../pricing/rates.ts";
 import type { Capacity } from "./capacity.ts";
 
@@ -16,6 +16,8 @@ export type BidTerms = {
   bidValidityS: number;
   /** The operator's minimum charge per job (pricing.minimumCharge); announced in every bid. */
   minimumCharge?: bigint | undefined;
+  /** Spot pricing: the rate may move at each debit note, up to these (the curves' ceilings). */
+  spotCeilings?: Rate[] | undefined;
 };
 
 /** The bid engine's decision for one order: a bid, or a decline with its reason code. */
@@ -78,7 +80,16 @@ export function evaluateOrder(
       addrs: terms.addrs,
       ...(best.gpuClass === undefined ? {} : { gpuClass: best.gpuClass }),
       rates: best.rates,
-      pricing: "fixed",
+      ...(terms.spotCeilings === undefined
+        ? { pricing: "fixed" as const }
+        : {
+            pricing: "spot" as const,
+            maxRates: spotMaxRates(
+              best.rates,
+              ratesForJob(terms.spotCeilings, best.gpuClass),
+              order.maxRates,
+            ),
+          }),
       granularity: terms.granularity,
       receiptIntervalMs: terms.receiptIntervalMs,
       ...(terms.minimumCharge === undefined || terms.minimumCharge === 0n
@@ -87,4 +98,18 @@ export function evaluateOrder(
       validUntil: nowS + terms.bidValidityS,
     },
   };
+}
+
+/**
+ * A spot bid's maxima: per meter the node's ceiling, lowered to the order's maximum where the order
+ * sets one (so the submitter can accept it), and never below the current rate.
+ */
+function spotMaxRates(current: Rate[], ceilings: Rate[], orderMax: Rate[]): Rate[] {
+  return current.map((rate) => {
+    let max = ceilings.find((c) => c.meter === rate.meter) ?? rate;
+    const cap = orderMax.find((m) => m.meter === rate.meter);
+    if (cap !== undefined && !rateAtMost(max, cap))
+      max = { meter: rate.meter, price: cap.price, per: cap.per };
+    return rateAtMost(rate, max) ? { meter: max.meter, price: max.price, per: max.per } : rate;
+  });
 }

@@ -88,6 +88,11 @@ export const providerConfig = z
         /** For GPU classes not listed in gpuHour. */
         defaultGpuHour: uint.default(2n * GRID),
         cpuCoreHour: uint.default(GRID / 50n),
+        /**
+         * Bid spot agreements: the rate of a running job follows the dynamic price at each debit
+         * note, never above the curve's ceiling (nor the order's maximum). Off: fixed agreements.
+         */
+        spot: z.boolean().default(false),
         /** The least any job costs (the agreement's minimum charge); announced in every bid. */
         minimumCharge: uint.optional(),
         memGiBHour: uint.default(GRID / 200n),

@@ -110,6 +110,16 @@ export function createPricingEngine(components: PricingEngineComponents, init: P
   return {
     /** The rate card offers and bids quote now. */
     rates: (): Rate[] => rates,
+    /** The most each price can reach: a curve's ceiling, or the fixed price (the cap of spot bids). */
+    ceilingRates: (): Rate[] => {
+      const ceilings: PriceList = { ...prices, gpuHour: { ...prices.gpuHour } };
+      for (const [key, curve] of curves) {
+        if (key === "cpu") ceilings.cpuCoreHour = curve.ceiling;
+        else if (key === "mem") ceilings.memGiBHour = curve.ceiling;
+        else ceilings.gpuHour[key] = curve.ceiling;
+      }
+      return priceListToRates(ceilings);
+    },
     /** The price per hour of one resource class (GPU class, `cpu`, `mem`). */
     priceOf,
     /** Capacity changed: utilization is time-weighted from this moment. */

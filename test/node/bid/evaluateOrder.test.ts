@@ -87,6 +87,27 @@ describe("evaluateOrder", () => {
     expect(none.kind === "bid" && "minimumCharge" in none.bid).toBe(false);
   });
 
+  it("bids spot when the operator asks, with maxima at its ceilings lowered to the order's maximum", () => {
+    const ceilings = priceListToRates({
+      gpuHour: { [H100]: 5n * GRID, [A100]: 4n * GRID },
+      cpuCoreHour: GRID / 10n,
+      memGiBHour: GRID / 100n,
+    });
+    const capped = orderFor(
+      { gpuClass: H100 },
+      { maxRates: [{ meter: "gpu_ms", price: 4n * GRID, per: MS_PER_HOUR }] },
+    );
+    const result = evaluateOrder(capped, node(), { ...terms, spotCeilings: ceilings }, NOW_S);
+    expect(result.kind).toBe("bid");
+    if (result.kind !== "bid") return;
+    expect(result.bid.pricing).toBe("spot");
+    expect(result.bid.maxRates).toEqual([
+      { meter: "gpu_ms", price: 4n * GRID, per: MS_PER_HOUR },
+      { meter: "cpu_core_ms", price: GRID / 10n, per: MS_PER_HOUR },
+      { meter: "mem_mib_ms", price: GRID / 100n, per: MIB_MS_PER_GIB_HOUR },
+    ]);
+  });
+
   it("bids on a CPU-only order without a GPU rate or class", () => {
     const result = evaluateOrder(orderFor({ gpus: 0 }), node(), terms, NOW_S);
     expect(result.kind).toBe("bid");
