@@ -1,4 +1,3 @@
-import { BaseError } from "../errors/base.ts";
 import type { Migration } from "../store/migration.ts";
 import { openStore, type Store } from "../store/openStore.ts";
 import { withTransaction } from "../store/withTransaction.ts";
