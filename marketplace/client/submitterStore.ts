@@ -1,3 +1,4 @@
+import { BaseError } from "../errors/base.ts";
 import type { Migration } from "../store/migration.ts";
 import { openStore, type Store } from "../store/openStore.ts";
 import { withTransaction } from "../store/withTransaction.ts";
@@ -310,9 +311,11 @@ export function recordSignedVoucher(
     const row = store.db
       .prepare("SELECT signed FROM channels WHERE channel_id = ?")
       .get(v.channelId.toString()) as { signed: string } | undefined;
-    if (row === undefined) throw new Error(`unknown channel ${v.channelId}`);
+    if (row === undefined) throw new BaseError(`Unknown channel ${v.channelId}`);
     if (BigInt(row.signed) > v.cumulative)
-      throw new Error(`channel ${v.channelId} already signed above ${v.cumulative}`);
+      throw new BaseError(
+        `Channel ${v.channelId} already has a voucher above ${v.cumulative}: not signing below it`,
+      );
     if (caps !== undefined) {
       const refusal = spendCapRefusal(store, caps, {
         channelId: v.channelId,
