@@ -311,7 +311,7 @@ export function recordSignedVoucher(
     const row = store.db
       .prepare("SELECT signed FROM channels WHERE channel_id = ?")
       .get(v.channelId.toString()) as { signed: string } | undefined;
-    if (row === undefined) throw new BaseError(`Unknown channel ${v.channelId}`);
+    if (row === undefined) throw new BaseError(`unknown channel ${v.channelId}`);
     if (BigInt(row.signed) > v.cumulative)
       throw new BaseError(
         `Channel ${v.channelId} already has a voucher above ${v.cumulative}: not signing below it`,
