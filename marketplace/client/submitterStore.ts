@@ -313,9 +313,7 @@ export function recordSignedVoucher(
       .get(v.channelId.toString()) as { signed: string } | undefined;
     if (row === undefined) throw new BaseError(`unknown channel ${v.channelId}`);
     if (BigInt(row.signed) > v.cumulative)
-      throw new BaseError(
-        `Channel ${v.channelId} already has a voucher above ${v.cumulative}: not signing below it`,
-      );
+      throw new BaseError(`channel ${v.channelId} already signed above ${v.cumulative}`);
     if (caps !== undefined) {
       const refusal = spendCapRefusal(store, caps, {
         channelId: v.channelId,
