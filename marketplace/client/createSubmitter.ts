@@ -86,6 +86,8 @@ export async function createSubmitter(
         listen: settings.listen ?? ["/ip4/127.0.0.1/tcp/0"],
         bootstrap: settings.bootstrap,
         localNetwork: settings.localNetwork ?? false,
+        // A submitter comes and goes: a DHT client, so it never holds records others need.
+        dhtServer: false,
       });
       host.services.pubsub.subscribe(ORDERS_TOPIC);
       const bids = createBidCollector({

@@ -69,7 +69,7 @@ class PeerKeeper implements KeepPeers {
   readonly #intervalMs: number;
   readonly #log: Logger;
   readonly #dialing = new Set<string>();
-  /** Peers whose last dial failed, and when: not retried for DIAL_BACKOFF_MS. */
+  /** Peers whose last dial failed, and when: not retried for DISCOVERY_DIAL_BACKOFF_MS. */
   readonly #failed = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #walking = false;
@@ -109,12 +109,22 @@ class PeerKeeper implements KeepPeers {
         const peer = addr.getComponents().find((c) => c.name === "p2p")?.value;
         try {
           const connection = await this.#components.connectionManager.openConnection(addr, {
-            signal: AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]),
+            signal: AbortSignal.any([
+              this.#stopController.signal,
+              AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS),
+            ]),
           });
           // libp2p's reconnect queue redials keep-alive peers whenever they drop.
-          await this.#components.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: { value: 1 } } });
+          await this.#components.peerStore.merge(connection.remotePeer, {
+            tags: { [KEEP_ALIVE]: { value: 1 } },
+          });
         } catch (error) {
-          this.#log.error("bootstrap dial %s (%s) failed: %s", addr.toString(), peer, (error as Error).message);
+          this.#log.error(
+            "bootstrap dial %s (%s) failed: %s",
+            addr.toString(),
+            peer,
+            (error as Error).message,
+          );
         }
       }),
     );
@@ -126,7 +136,9 @@ class PeerKeeper implements KeepPeers {
 
   /** Connections still missing to reach the minimum, counting dials already under way. */
   #deficit(): number {
-    const connected = new Set(this.#components.connectionManager.getConnections().map((c) => c.remotePeer.toString()));
+    const connected = new Set(
+      this.#components.connectionManager.getConnections().map((c) => c.remotePeer.toString()),
+    );
     return this.#min - connected.size - this.#dialing.size;
   }
 
@@ -145,15 +157,21 @@ class PeerKeeper implements KeepPeers {
     }
     this.#dialing.add(key);
     this.#discoveryDials += 1;
-    const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(DISCOVERY_DIAL_TIMEOUT_MS)]);
-    this.#components.connectionManager.openConnection(peer, { signal }).then(
-      () => this.#failed.delete(key),
-      (error: Error) => {
-        this.#log("dial %p failed: %s", peer, error.message);
-        if (this.#failed.size >= MAX_REMEMBERED_FAILURES) this.#failed.clear();
-        this.#failed.set(key, Date.now());
-      },
-    ).finally(() => this.#dialing.delete(key));
+    const signal = AbortSignal.any([
+      this.#stopController.signal,
+      AbortSignal.timeout(DISCOVERY_DIAL_TIMEOUT_MS),
+    ]);
+    this.#components.connectionManager
+      .openConnection(peer, { signal })
+      .then(
+        () => this.#failed.delete(key),
+        (error: Error) => {
+          this.#log("dial %p failed: %s", peer, error.message);
+          if (this.#failed.size >= MAX_REMEMBERED_FAILURES) this.#failed.clear();
+          this.#failed.set(key, Date.now());
+        },
+      )
+      .finally(() => this.#dialing.delete(key));
     return true;
   }
 
@@ -191,7 +209,10 @@ class PeerKeeper implements KeepPeers {
   async #walk(count: number): Promise<void> {
     if (this.#walking) return;
     this.#walking = true;
-    const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(RANDOM_WALK_TIMEOUT_MS)]);
+    const signal = AbortSignal.any([
+      this.#stopController.signal,
+      AbortSignal.timeout(RANDOM_WALK_TIMEOUT_MS),
+    ]);
     let found = 0;
     try {
       for await (const peer of this.#components.randomWalk.walk({ signal })) {

@@ -8,7 +8,11 @@ import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
 import { toJson } from "../../../marketplace/messages/json.ts";
 import { type CapacityOffer, capacityOffer } from "../../../marketplace/messages/offer.ts";
 import { OFFERS_TOPIC } from "../../../marketplace/p2p/constants.ts";
-import { type CreateHostParameters, createHost, type GridspotHost } from "../../../marketplace/p2p/createHost.ts";
+import {
+  type CreateHostParameters,
+  createHost,
+  type GridspotHost,
+} from "../../../marketplace/p2p/createHost.ts";
 import { envelopeTopicValidator } from "../../../marketplace/p2p/envelopeTopicValidator.ts";
 
 export const CHAIN_ID = 31_337;
@@ -63,7 +67,10 @@ const sharedOfferValidator: TopicValidatorFn = (source, message) => {
 };
 
 /** Validates offers like a node does (signature, schema, peer binding) and subscribes to them. */
-export function listenForOffers(host: GridspotHost, onOffer: (offer: CapacityOffer, message: Message) => void) {
+export function listenForOffers(
+  host: GridspotHost,
+  onOffer: (offer: CapacityOffer, message: Message) => void,
+) {
   const pubsub = host.services.pubsub;
   pubsub.topicValidators.set(OFFERS_TOPIC, sharedOfferValidator);
   pubsub.addEventListener("message", (event) => {
@@ -85,7 +92,9 @@ export function offerOf(account: LocalAccount, host: GridspotHost, seq: number):
     freeCpuCores: 64,
     memMiB: 512 * 1024,
     freeMemMiB: 512 * 1024,
-    rates: [{ meter: "gpu_ms", price: 2_000_000_000_000_000_000n, per: HOUR_MS, gpuClass: "nvidia-h100-80gb" }],
+    rates: [
+      { meter: "gpu_ms", price: 2_000_000_000_000_000_000n, per: HOUR_MS, gpuClass: "nvidia-h100-80gb" },
+    ],
     maxDurationS: 86_400,
     seq,
   };

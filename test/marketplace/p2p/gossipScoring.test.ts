@@ -55,11 +55,21 @@ async function startPeer(bootstrap: GridspotHost[], validate: boolean): Promise<
   if (validate) {
     pubsub.topicValidators.set(
       OFFERS_TOPIC,
-      envelopeTopicValidator({ chainId: CHAIN_ID, kind: "CapacityOffer", schema: capacityOffer, signerField: "provider" }),
+      envelopeTopicValidator({
+        chainId: CHAIN_ID,
+        kind: "CapacityOffer",
+        schema: capacityOffer,
+        signerField: "provider",
+      }),
     );
     pubsub.topicValidators.set(
       ORDERS_TOPIC,
-      envelopeTopicValidator({ chainId: CHAIN_ID, kind: "JobOrder", schema: jobOrder, signerField: "submitter" }),
+      envelopeTopicValidator({
+        chainId: CHAIN_ID,
+        kind: "JobOrder",
+        schema: jobOrder,
+        signerField: "submitter",
+      }),
     );
   }
   pubsub.addEventListener("message", (event: CustomEvent<Message>) => {
@@ -175,7 +185,9 @@ describe("gossipsub peer scoring on the market topics", () => {
     }
     const graylist = MARKET_SCORE_THRESHOLDS.graylistThreshold;
     await until("Mallory below the graylist threshold at Alice and Bob", () =>
-      scoreOf(alice.host, mallory.host) < graylist && scoreOf(bob.host, mallory.host) < graylist ? true : undefined,
+      scoreOf(alice.host, mallory.host) < graylist && scoreOf(bob.host, mallory.host) < graylist
+        ? true
+        : undefined,
     );
     // None of the forged messages reached the application.
     expect(alice.orders.filter((id) => id.startsWith("flood-"))).toEqual([]);
@@ -200,6 +212,14 @@ describe("gossipsub peer scoring on the market topics", () => {
     // Honest peers keep a good score with each other.
     expect(scoreOf(alice.host, bob.host)).toBeGreaterThanOrEqual(0);
     expect(scoreOf(bob.host, alice.host)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("takes peer exchange only from its configured bootstrap peers", () => {
+    // Bob was told of Alice: her app-specific score lifts her to the peer-exchange threshold.
+    const { acceptPXThreshold } = MARKET_SCORE_THRESHOLDS;
+    expect(scoreOf(bob.host, alice.host)).toBeGreaterThanOrEqual(acceptPXThreshold);
+    // Alice dialled nobody: Bob's topic scores alone are capped below it.
+    expect(scoreOf(alice.host, bob.host)).toBeLessThan(acceptPXThreshold);
   });
 
   it("rejects a gossip message over the size limit, even where no validator looks at it", async () => {

@@ -4,7 +4,12 @@ import { createPeerRateLimiter } from "../../../marketplace/p2p/peerRateLimiter.
 /** A clock the test moves by hand, in milliseconds. */
 function manualClock() {
   let now = 0;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 const takeN = (limiter: { take(peer: string): boolean }, peer: string, n: number) =>
