@@ -6,12 +6,14 @@ import { defaultDeploymentsDir } from "../chain/defaultDeploymentsDir.ts";
 import type { Deployment } from "../chain/deployment.ts";
 import { readDeployment } from "../chain/deployments.ts";
 import { createLogger, type Logger } from "../log/createLogger.ts";
+import { jobOrder } from "../messages/order.ts";
 import { createActiveProviderCheck } from "../offer/activeProviders.ts";
 import { createOfferFeed, type OfferFeed } from "../offer/createOfferFeed.ts";
 import { OfferBook } from "../offer/offerBook.ts";
 import { createReputationReader, type ReputationReader } from "../order/reputation.ts";
 import { ORDERS_TOPIC } from "../p2p/constants.ts";
 import { createHost, type GridspotHost } from "../p2p/createHost.ts";
+import { envelopeTopicValidator } from "../p2p/envelopeTopicValidator.ts";
 import { loadOrCreatePeerKey } from "../p2p/peerKey.ts";
 import type { Store } from "../store/openStore.ts";
 import { type BidCollector, createBidCollector } from "./collectBids.ts";
@@ -89,6 +91,17 @@ export async function createSubmitter(
         // A submitter comes and goes: a DHT client, so it never holds records others need.
         dhtServer: false,
       });
+      // A submitter is in the orders mesh too (to publish): it checks what it would pass on, like a
+      // provider does, so a forged or malformed order dies at the first honest peer.
+      host.services.pubsub.topicValidators.set(
+        ORDERS_TOPIC,
+        envelopeTopicValidator({
+          chainId: clients.chain.id,
+          kind: "JobOrder",
+          schema: jobOrder,
+          signerField: "submitter",
+        }),
+      );
       host.services.pubsub.subscribe(ORDERS_TOPIC);
       const bids = createBidCollector({
         host,
