@@ -33,7 +33,13 @@ describe("parseProviderConfig", () => {
       rpcUrl: "http://127.0.0.1:8545",
       p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [], localNetwork: false },
       api: { host: "127.0.0.1", port: 8787 },
-      pricing: { gpuHour: {}, defaultGpuHour: 2n * GRID, cpuCoreHour: GRID / 50n, memGiBHour: GRID / 200n },
+      pricing: {
+        gpuHour: {},
+        defaultGpuHour: 2n * GRID,
+        cpuCoreHour: GRID / 50n,
+        memGiBHour: GRID / 200n,
+        spot: false,
+      },
       receipts: { intervalMs: 5_000, graceIntervals: 2, granularity: "ms" },
       limits: { maxDurationS: 86_400, holdMs: 60_000 },
       runtime: { sandbox: "auto", nvidiaSmi: "nvidia-smi", requireGpus: false, meterIntervalMs: 1_000 },
@@ -52,6 +58,7 @@ describe("parseProviderConfig", () => {
       defaultGpuHour: 2n * GRID,
       cpuCoreHour: 1n,
       memGiBHour: GRID / 200n,
+      spot: false,
     });
     expect(config.api).toEqual({ host: "127.0.0.1", port: null });
     expect(config.stake).toBe(1000n * GRID);
