@@ -1,6 +1,7 @@
 import { type Address, parseEventLogs, parseSignature } from "viem";
 import { computeEscrowAbi, computeTokenAbi } from "../chain/artifacts.generated.ts";
 import type { WalletChainClients } from "../chain/clients.ts";
+import { permitTypedData } from "../chain/permit.ts";
 import { BaseError } from "../errors/base.ts";
 import type { Store } from "../store/openStore.ts";
 import { claimChannel, openChannelsTo, upsertChannel } from "./submitterStore.ts";
@@ -131,18 +132,16 @@ export async function ensureChannel(clients: WalletChainClients, store: Store, p
     const deadline = BigInt(chainNow + 3600);
     const signature = await walletClient.signTypedData({
       account: walletClient.account,
-      domain: { name, version: "1", chainId: clients.chain.id, verifyingContract: p.token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: { owner: me, spender: p.escrow, value: amount, nonce, deadline },
+      ...permitTypedData({
+        tokenName: name,
+        token: p.token,
+        chainId: clients.chain.id,
+        owner: me,
+        spender: p.escrow,
+        value: amount,
+        nonce,
+        deadline,
+      }),
     });
     const { r, s, v, yParity } = parseSignature(signature);
     p.onProgress?.(`depositing ${amount} into the escrow`);

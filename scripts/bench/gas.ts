@@ -30,6 +30,7 @@ import {
 import { createChainClients, type WalletChainClients } from "../../marketplace/chain/clients.ts";
 import { type GridspotContracts, getGridspotContracts } from "../../marketplace/chain/contracts.ts";
 import { deployGridspot } from "../../marketplace/chain/deploy.ts";
+import { permitTypedData } from "../../marketplace/chain/permit.ts";
 import { compactVoucherSignature, signVoucher } from "../../marketplace/chain/voucher.ts";
 import { startLocalChain } from "../lib/localChain.ts";
 
@@ -160,31 +161,18 @@ async function measureOn(
 
   const permitDeadline = (await now()) + DAY_S;
   const permit = parseSignature(
-    await permitPayer.walletClient.signTypedData({
-      domain: {
-        name: "gridspot compute",
-        version: "1",
+    await permitPayer.walletClient.signTypedData(
+      permitTypedData({
+        tokenName: "gridspot compute",
+        token: deployment.contracts.computeToken,
         chainId,
-        verifyingContract: deployment.contracts.computeToken,
-      },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: {
         owner: permitPayer.address,
         spender: escrowAddress,
         value: depositAmount,
         nonce: 0n,
         deadline: permitDeadline,
-      },
-    }),
+      }),
+    ),
   );
   const { r, s, yParity } = permit;
   record(
