@@ -1,11 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LocalAccount } from "viem";
-import {
-  computeEscrowAbi,
-  computeTokenAbi,
-  providerRegistryAbi,
-} from "../marketplace/chain/artifacts.generated.ts";
+import { computeTokenAbi, providerRegistryAbi } from "../marketplace/chain/artifacts.generated.ts";
 import { createChainClients } from "../marketplace/chain/clients.ts";
 import { defaultDeploymentsDir } from "../marketplace/chain/defaultDeploymentsDir.ts";
 import type { Deployment } from "../marketplace/chain/deployment.ts";
@@ -320,5 +316,3 @@ export async function startProvider(
     },
   };
 }
-
-void computeEscrowAbi;

@@ -1,5 +1,6 @@
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { withTransaction } from "../../marketplace/store/withTransaction.ts";
+import { markBilledInTransaction } from "./markBilled.ts";
 
 export type StoredNote = {
   jobId: string;
@@ -42,12 +43,8 @@ export function insertNote(
         note.eventsHash,
         note.createdAt,
       );
-    const mark = store.db.prepare("UPDATE usage_events SET note_seq = ? WHERE id = ? AND note_seq IS NULL");
-    for (const id of billedEventIds) {
-      // Loud, never silent: an event billed twice would mean two notes charged it.
-      if (Number(mark.run(note.seq, id).changes) !== 1)
-        throw new Error(`usage event ${id} is unknown or already billed`);
-    }
+    // Loud, never silent: an event billed twice would mean two notes charged it.
+    markBilledInTransaction(store, billedEventIds, note.seq);
     store.db
       .prepare("UPDATE jobs SET job_amount = ? WHERE job_id = ?")
       .run(note.jobAmount.toString(), note.jobId);

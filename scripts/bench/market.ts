@@ -67,6 +67,7 @@ import {
 import { createHost, type GridspotHost } from "../../marketplace/p2p/createHost.ts";
 import { envelopeTopicValidator } from "../../marketplace/p2p/envelopeTopicValidator.ts";
 import { frameChannel } from "../../marketplace/p2p/frames.ts";
+import { prng } from "./prng.ts";
 
 export type MarketFigures = {
   nodes: number;
@@ -124,18 +125,6 @@ function quantile(sorted: readonly number[], q: number): number {
 const sortNumbers = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 const median = (values: readonly number[]) => quantile(sortNumbers(values), 0.5);
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
-
-/** A small deterministic PRNG (mulberry32), so every run matches the same synthetic market. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const pick = <T>(random: () => number, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)] as T;

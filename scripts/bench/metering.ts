@@ -31,6 +31,7 @@ import type { Rate } from "../../marketplace/rating/types.ts";
 import type { UsageEvent } from "../../node/meter/types.ts";
 import { insertUsageEvents } from "../../node/store/insertUsageEvents.ts";
 import { openProviderStore } from "../../node/store/openProviderStore.ts";
+import { prng } from "./prng.ts";
 
 export type MeteringFigures = {
   eventsIngested: number;
@@ -70,18 +71,6 @@ const RATES: Rate[] = [
   { meter: "tokens", price: 2_000_000_000_000_000n, per: 1_000_000n },
 ];
 
-/** A small deterministic PRNG (mulberry32), so every run sends the same events. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * The n-th distinct event, in the order a node meters `jobs` jobs at once: every sample of every job
  * emits one event per meter, the jobs' samples interleaved.
@@ -105,7 +94,7 @@ export function measureMeteringOnce(p: MeasureMeteringParameters): MeteringRun {
   const dir = mkdtempSync(join(tmpdir(), "gridspot-bench-metering-"));
   try {
     const store = openProviderStore(join(dir, "provider.db"));
-    const rand = random(42);
+    const rand = prng(42);
     const perBatchDuplicates = Math.round(p.batch * p.duplicateShare);
     let fresh = 0;
     let sent = 0;
