@@ -7,12 +7,12 @@ import {
   hexToBigInt,
   type LocalAccount,
   parseSignature,
-  recoverTypedDataAddress,
   signatureToCompactSignature,
   type Transport,
   type WalletClient,
 } from "viem";
 import { BaseError } from "../errors/base.ts";
+import { HALF_CURVE_ORDER, recoverSigner } from "./recoverSigner.ts";
 
 /** EIP-712 domain name and version of vouchers; the escrow's constructor uses the same. */
 export const VOUCHER_DOMAIN_NAME = "gridspot";
@@ -77,9 +77,6 @@ export class InvalidVoucherSignatureError extends BaseError {
   override name = "InvalidVoucherSignatureError";
 }
 
-// secp256k1's group order halved: the escrow (OpenZeppelin ECDSA) rejects s above it.
-const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-
 /**
  * The address that signed a voucher, with the escrow's own rules: exactly 65 bytes and low s.
  * Compare the result with the channel's payer before accepting the voucher.
@@ -96,7 +93,7 @@ export async function recoverVoucherSigner(
       "The voucher signature has a high s value, which the escrow rejects.",
     );
   }
-  return recoverTypedDataAddress({ ...voucherTypedData(parameters), signature });
+  return recoverSigner(hashTypedData(voucherTypedData(parameters)), signature);
 }
 
 /**

@@ -1,12 +1,6 @@
-import {
-  type Address,
-  type Hex,
-  keccak256,
-  type LocalAccount,
-  recoverTypedDataAddress,
-  stringToBytes,
-} from "viem";
+import { type Address, type Hex, hashTypedData, keccak256, type LocalAccount, stringToBytes } from "viem";
 import { z } from "zod";
+import { recoverSigner } from "../chain/recoverSigner.ts";
 import { toJson } from "./json.ts";
 import { address, hex, peerIdText } from "./primitives.ts";
 
@@ -112,7 +106,10 @@ export type OpenedEnvelope<T> =
   | { ok: true; value: T; envelope: Envelope }
   | { ok: false; reason: EnvelopeRejection; detail: string };
 
-/** Validates shape, kind, expiry, peer binding, signature and payload schema, in that order. */
+/**
+ * Validates shape, kind, expiry, peer binding, signature, payload schema, the payload's peer id and
+ * signer field, in that order.
+ */
 export async function openEnvelope<T extends z.ZodTypeAny>(
   raw: unknown,
   parameters: OpenEnvelopeParameters<T>,
@@ -134,7 +131,7 @@ export async function openEnvelope<T extends z.ZodTypeAny>(
   }
   let signer: Address;
   try {
-    signer = await recoverTypedDataAddress({
+    const digest = hashTypedData({
       domain: { ...MARKET_DOMAIN, chainId: parameters.chainId },
       types: MARKET_MESSAGE_TYPES,
       primaryType: "MarketMessage",
@@ -145,8 +142,8 @@ export async function openEnvelope<T extends z.ZodTypeAny>(
         expiresAt: BigInt(env.expiresAt),
         payloadHash: keccak256(stringToBytes(env.payload)),
       },
-      signature: env.signature as Hex,
     });
+    signer = recoverSigner(digest, env.signature as Hex);
   } catch (error) {
     return {
       ok: false,
@@ -164,6 +161,15 @@ export async function openEnvelope<T extends z.ZodTypeAny>(
   }
   const value = parameters.schema.safeParse(json);
   if (!value.success) return { ok: false, reason: "schema", detail: summarizeZodError(value.error) };
+  // The payload's own peer id (offers, orders and bids name the peer to dial) is the one signed.
+  const named = (value.data as Record<string, unknown>).peerId;
+  if (typeof named === "string" && named !== env.peerId) {
+    return {
+      ok: false,
+      reason: "peer-mismatch",
+      detail: `the payload names ${named}, the envelope ${env.peerId}`,
+    };
+  }
   if (parameters.signerField !== undefined) {
     const claimed = (value.data as Record<string, unknown>)[parameters.signerField];
     if (claimed !== env.from) {

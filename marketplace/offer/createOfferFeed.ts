@@ -28,7 +28,7 @@ export function createOfferFeed(components: OfferFeedComponents) {
   const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
     const verdict = await validateOffer(
       { chainId, seqOf: (provider) => book.seqOf(provider) },
-      { from: message.type === "signed" ? message.from.toString() : undefined, data: message.data },
+      { data: message.data },
     );
     if (verdict.result !== "accept") {
       logger.debug("offer refused", { verdict: verdict.result, reason: verdict.reason });

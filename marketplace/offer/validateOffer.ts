@@ -16,25 +16,20 @@ export type ValidateOfferContext = {
 };
 
 /** A gossip message on the offers topic, as gossipsub hands it to a validator. */
-export type OfferMessage = {
-  /** The peer that published it (gossipsub's `from`); undefined for an unsigned message. */
-  from: string | undefined;
-  data: Uint8Array;
-};
+export type OfferMessage = { data: Uint8Array };
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Checks one gossiped CapacityOffer. Reject: unsigned or oversized message, not JSON, not an
- * envelope of a CapacityOffer, bad signature, an envelope or offer for another peer than the one that
- * published it, a `provider` that did not sign it. Ignore: expired, or not newer than the offer held
- * (a duplicate or a replay). Accept: everything else, with the envelope's expiry.
+ * Checks one gossiped CapacityOffer. Reject: oversized message, not JSON, not an envelope of a
+ * CapacityOffer, bad signature, a `provider` that did not sign it, an offer naming another peer id
+ * than its envelope (see openEnvelope). Ignore: expired, or not newer than the offer held (a duplicate or a
+ * replay). Accept: everything else, with the envelope's expiry.
  */
 export async function validateOffer(
   context: ValidateOfferContext,
   message: OfferMessage,
 ): Promise<OfferVerdict> {
-  if (message.from === undefined) return { result: "reject", reason: "unsigned gossip message" };
   if (message.data.byteLength > MAX_GOSSIP_MESSAGE_BYTES)
     return { result: "reject", reason: `larger than ${MAX_GOSSIP_MESSAGE_BYTES} bytes` };
   let raw: unknown;
@@ -47,7 +42,6 @@ export async function validateOffer(
     chainId: context.chainId,
     kind: "CapacityOffer",
     schema: capacityOffer,
-    peerId: message.from,
     signerField: "provider",
     ...(context.now === undefined ? {} : { now: context.now }),
   });
@@ -57,8 +51,6 @@ export async function validateOffer(
       reason: `${opened.reason}: ${opened.detail}`,
     };
   const offer = opened.value;
-  if (offer.peerId !== message.from)
-    return { result: "reject", reason: `peer-mismatch: the offer names ${offer.peerId}` };
   const held = context.seqOf(offer.provider);
   if (held !== undefined && offer.seq <= held)
     return { result: "ignore", reason: `seq ${offer.seq} is not newer than ${held}` };

@@ -2,9 +2,20 @@ import type { Requirements } from "../messages/order.ts";
 import type { Rate } from "../messages/primitives.ts";
 import type { BookEntry } from "../offer/offerBook.ts";
 import { estimateCost } from "./estimateCost.ts";
+import {
+  createOfferIndex,
+  HOUR_MS,
+  type OfferIndex,
+  type PricedRate,
+  type Slot,
+  treeFor,
+} from "./offerIndex.ts";
+import { searchPriceTree, type TreeQuery } from "./priceTree.ts";
 import { rateAtMost } from "./rateAboveMax.ts";
+import { Shortlist } from "./shortlist.ts";
 
-const HOUR_MS = 3_600_000n;
+// Matching runs to completion, one order at a time: one shortlist serves them all.
+const SHORTLIST = new Shortlist();
 
 /** What an order asks of the market: the resources, and the most it pays per meter. */
 export type OfferOrder = { requirements: Requirements; maxRates: readonly Rate[] };
@@ -21,105 +32,6 @@ export type OfferMatch = {
   hourlyCost: bigint;
 };
 
-/** One way an offer can serve orders: one of its GPU classes, or its CPUs alone. */
-type Slot = {
-  entry: BookEntry;
-  provider: `0x${string}`;
-  /** Lower-cased address: the last, deterministic tie-break. */
-  key: string;
-  gpuClass: string | undefined;
-  freeGpus: number;
-  vramMiB: number;
-  freeCpuCores: number;
-  freeMemMiB: number;
-  maxDurationS: number;
-  gpu: PricedRate | undefined;
-  cpu: PricedRate | undefined;
-  mem: PricedRate | undefined;
-  /**
-   * ⌊hourPrice / per⌋ of the shelf's sort-key rate as a double: `quantity × keyNum` is (up to
-   * rounding) a lower bound of the slot's hourly cost, used only to stop scanning early.
-   */
-  keyNum: number;
-  /** The rate the shelf is sorted by (gpu on a class shelf, cpu on the CPU shelf). */
-  sortRate: PricedRate | undefined;
-  /** The job's rates here, built once. */
-  jobRates: Rate[] | undefined;
-};
-
-/** A flat rate with `price × 1 h` precomputed: the cost of q units for an hour is ⌊q·hourPrice / per⌋. */
-type PricedRate = { rate: Rate; hourPrice: bigint; per: bigint };
-
-/** One sorted list of slots, with the largest free figures in it to refuse hopeless orders at once. */
-type Shelf = {
-  /** Flat-rate slots, cheapest sort-key rate first. */
-  sorted: Slot[];
-  /** Slots with tiered rates: their hourly cost has no simple lower bound, so they are always scanned. */
-  irregular: Slot[];
-  most: { freeGpus: number; vramMiB: number; freeCpuCores: number; freeMemMiB: number; maxDurationS: number };
-  /** The lowest ⌊hourPrice / per⌋ of the other meters on the shelf (doubles): they tighten the scan's bound. */
-  least: { cpuNum: number; memNum: number };
-};
-
-/**
- * The book indexed for matching: one shelf per GPU class sorted by the class's GPU price, and one
- * shelf of every offer's CPUs sorted by the core price (for CPU-only orders).
- */
-export type OfferIndex = { gpu: Map<string, Shelf>; cpu: Shelf; size: number };
-
-/** Builds the index once per book snapshot; `matchOrder` then answers each order in microseconds. */
-export function createOfferIndex(entries: readonly BookEntry[]): OfferIndex {
-  const gpu = new Map<string, Slot[]>();
-  const cpu: Slot[] = [];
-  for (const entry of entries) {
-    const { offer } = entry;
-    const cpuRate = offer.rates.find((r) => r.meter === "cpu_core_ms");
-    const memRate = offer.rates.find((r) => r.meter === "mem_mib_ms");
-    const base = {
-      entry,
-      provider: offer.provider as `0x${string}`,
-      key: offer.provider.toLowerCase(),
-      freeCpuCores: offer.freeCpuCores,
-      freeMemMiB: offer.freeMemMiB,
-      maxDurationS: offer.maxDurationS,
-      cpu: priced(cpuRate),
-      mem: priced(memRate),
-    };
-    cpu.push({
-      ...base,
-      gpuClass: undefined,
-      freeGpus: 0,
-      vramMiB: 0,
-      gpu: undefined,
-      keyNum: 0,
-      sortRate: undefined,
-      jobRates: undefined,
-    });
-    for (const resource of offer.resources) {
-      const gpuRate = offer.rates.find((r) => r.meter === "gpu_ms" && r.gpuClass === resource.class);
-      // A class without a price is not for sale: a job there would have no GPU rate to pay.
-      if (gpuRate === undefined) continue;
-      const slots = gpu.get(resource.class) ?? [];
-      slots.push({
-        ...base,
-        gpuClass: resource.class,
-        freeGpus: resource.free,
-        vramMiB: resource.vramMiB,
-        gpu: priced(gpuRate),
-        keyNum: 0,
-        sortRate: undefined,
-        jobRates: undefined,
-      });
-      gpu.set(resource.class, slots);
-    }
-  }
-  return {
-    gpu: new Map([...gpu].map(([cls, slots]) => [cls, shelf(slots, (s) => s.gpu)])),
-    cpu: shelf(cpu, (s) => s.cpu),
-    size: entries.length,
-  };
-}
-
 export type MatchOrderOptions = {
   /** How many matches to return, best first; default 10. `Infinity` returns every fitting offer. */
   limit?: number;
@@ -133,6 +45,11 @@ export type MatchOrderOptions = {
  * provider's bid engine does). When the order names no class, each provider appears once, with its
  * cheapest fitting class. Prices are compared as exact fractions; costs are the floored amounts
  * `estimateCost` gives.
+ *
+ * How: the shelf of the order's kind (its class, any class, or CPUs) holds price trees by free GPU
+ * count; the tree for the order's count is searched cheapest-first (`searchPriceTree`) with cost
+ * figures in doubles, and the few candidates left are costed and ranked exactly (`Shortlist`).
+ * Tiered offers have no unit price to prune by and are costed one by one.
  */
 export function matchOrder(
   index: OfferIndex,
@@ -142,19 +59,30 @@ export function matchOrder(
   const limit = options.limit ?? 10;
   if (limit <= 0) return [];
   const r = order.requirements;
-  const maxima = splitMaxima(order.maxRates);
-  const top = new TopMatches(limit);
-  if (r.gpus > 0) {
-    if (r.gpuClass !== undefined) {
-      const shelf = index.gpu.get(r.gpuClass);
-      if (shelf !== undefined) scanShelf(shelf, r, maxima, top, "gpu");
-    } else {
-      for (const shelf of index.gpu.values()) scanShelf(shelf, r, maxima, top, "gpu");
-    }
-  } else {
-    scanShelf(index.cpu, r, maxima, top, "cpu");
+  const shelf =
+    r.gpus === 0 ? index.cpu : r.gpuClass === undefined ? index.anyGpu : index.byClass.get(r.gpuClass);
+  if (shelf === undefined) return [];
+  const maxima = splitMaxima(order.maxRates, r.gpus > 0);
+  const list = SHORTLIST;
+  list.reset(limit, index.providers);
+  for (const slot of shelf.tiered) {
+    if (fits(slot, r) && withinCaps(slot, maxima))
+      list.addExact(slot, estimateCost(jobRates(slot), r, HOUR_MS));
   }
-  return top.result();
+  const tree = treeFor(shelf, r.gpus);
+  if (tree !== undefined) searchPriceTree(tree, treeQuery(r, maxima), list);
+  const gpus = BigInt(r.gpus);
+  const cores = BigInt(r.cpuCores);
+  const mem = BigInt(r.memMiB);
+  return list
+    .ranked((slot) => hourCost(slot.gpu, gpus) + hourCost(slot.cpu, cores) + hourCost(slot.mem, mem))
+    .map(({ slot, cost }) => ({
+      entry: slot.entry,
+      provider: slot.provider,
+      gpuClass: slot.gpuClass,
+      rates: jobRates(slot),
+      hourlyCost: cost,
+    }));
 }
 
 /** Every offer in `entries` that fits, best first (see `matchOrder`). */
@@ -173,11 +101,12 @@ export function matchOffers(
 type Maxima = { gpu: Rate[]; cpu: Rate[]; mem: Rate[] };
 
 // The bid engine strips the class from a job's rates before comparing them with the order's
-// maxima, so every gpu_ms maximum applies whatever class it names: the same here.
-function splitMaxima(maxRates: readonly Rate[]): Maxima {
+// maxima, so every gpu_ms maximum applies whatever class it names: the same here. A CPU-only job
+// pays no GPU rate, so GPU maxima do not apply to it.
+function splitMaxima(maxRates: readonly Rate[], withGpu: boolean): Maxima {
   const m: Maxima = { gpu: [], cpu: [], mem: [] };
   for (const max of maxRates) {
-    if (max.meter === "gpu_ms") m.gpu.push(max);
+    if (max.meter === "gpu_ms" && withGpu) m.gpu.push(max);
     else if (max.meter === "cpu_core_ms") m.cpu.push(max);
     else if (max.meter === "mem_mib_ms") m.mem.push(max);
   }
@@ -190,64 +119,40 @@ function withinMaxima(rate: PricedRate | undefined, maxima: readonly Rate[]): bo
   return true;
 }
 
-function scanShelf(shelf: Shelf, r: Requirements, maxima: Maxima, top: TopMatches, by: "gpu" | "cpu"): void {
-  const most = shelf.most;
-  if (
-    most.maxDurationS < r.maxDurationS ||
-    most.freeCpuCores < r.cpuCores ||
-    most.freeMemMiB < r.memMiB ||
-    (by === "gpu" && (most.freeGpus < r.gpus || most.vramMiB < (r.vramMiB ?? 0)))
-  )
-    return;
-  const gpus = BigInt(r.gpus);
-  const cores = BigInt(r.cpuCores);
-  const mem = BigInt(r.memMiB);
-  const sortQuantity = by === "gpu" ? gpus : cores;
-  const quantityNum = by === "gpu" ? r.gpus : r.cpuCores;
-  // What the other meters cost at least anywhere on this shelf, added to every slot's bound.
-  const othersNum = (by === "gpu" ? r.cpuCores * shelf.least.cpuNum : 0) + r.memMiB * shelf.least.memNum;
-  const sorted = shelf.sorted;
-  // Sorted by the key rate: every slot from the first one above a maximum on is above it too.
-  const end = firstAbove(sorted, by === "gpu" ? maxima.gpu : maxima.cpu);
-  const checkCpu = by === "gpu" && maxima.cpu.length > 0;
-  const checkMem = maxima.mem.length > 0;
-  for (let i = 0; i < end; i++) {
-    const slot = sorted[i] as Slot;
-    // Every other meter costs ≥ 0, so this slot and all after it cost at least the key meter's
-    // share: once that is above the worst match kept, nothing after can enter. (Doubles with slack:
-    // a bound that is merely close never stops the scan; exact costs decide.)
-    if (quantityNum * slot.keyNum + othersNum > top.worstNum) break;
-    if (!fits(slot, r)) continue;
-    if (checkCpu && !withinMaxima(slot.cpu, maxima.cpu)) continue;
-    if (checkMem && !withinMaxima(slot.mem, maxima.mem)) continue;
-    const keyRate = slot.sortRate;
-    let cost = keyRate === undefined ? 0n : (sortQuantity * keyRate.hourPrice) / keyRate.per;
-    if (by === "gpu" && slot.cpu !== undefined) cost += (cores * slot.cpu.hourPrice) / slot.cpu.per;
-    if (slot.mem !== undefined) cost += (mem * slot.mem.hourPrice) / slot.mem.per;
-    top.offer(slot, cost);
-  }
-  for (const slot of shelf.irregular) {
-    if (!fits(slot, r)) continue;
-    const rates = jobRates(slot, by === "gpu");
-    const ok =
-      (by === "cpu" || withinMaxima(slot.gpu, maxima.gpu)) &&
-      withinMaxima(slot.cpu, maxima.cpu) &&
-      withinMaxima(slot.mem, maxima.mem);
-    if (ok) top.offer(slot, estimateCost(rates, r, HOUR_MS));
-  }
+function withinCaps(slot: Slot, maxima: Maxima): boolean {
+  return (
+    withinMaxima(slot.gpu, maxima.gpu) &&
+    withinMaxima(slot.cpu, maxima.cpu) &&
+    withinMaxima(slot.mem, maxima.mem)
+  );
 }
 
-/** The index of the first slot whose key rate is above one of `maxima` (binary search, exact). */
-function firstAbove(sorted: readonly Slot[], maxima: readonly Rate[]) {
-  if (maxima.length === 0) return sorted.length;
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (withinMaxima((sorted[mid] as Slot).sortRate, maxima)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Relative slack around a cap in doubles: far above their rounding, far below any real price step. */
+const CAP_SLACK = 1e-9;
+
+function treeQuery(r: Requirements, maxima: Maxima): TreeQuery {
+  const cap = (list: readonly Rate[]) =>
+    list.reduce(
+      (low, max) => Math.min(low, (Number(max.price) * 3_600_000) / Number(max.per)),
+      Number.POSITIVE_INFINITY,
+    );
+  const gpu = cap(maxima.gpu);
+  const cpu = cap(maxima.cpu);
+  const mem = cap(maxima.mem);
+  return {
+    gpus: r.gpus,
+    cores: r.cpuCores,
+    memMiB: r.memMiB,
+    needVram: r.gpus > 0 ? (r.vramMiB ?? 0) : 0,
+    needDuration: r.maxDurationS,
+    capGpuLo: gpu * (1 - CAP_SLACK),
+    capGpuHi: gpu * (1 + CAP_SLACK),
+    capCpuLo: cpu * (1 - CAP_SLACK),
+    capCpuHi: cpu * (1 + CAP_SLACK),
+    capMemLo: mem * (1 - CAP_SLACK),
+    capMemHi: mem * (1 + CAP_SLACK),
+    withinCaps: (slot) => withinCaps(slot, maxima),
+  };
 }
 
 function fits(slot: Slot, r: Requirements): boolean {
@@ -260,125 +165,21 @@ function fits(slot: Slot, r: Requirements): boolean {
   );
 }
 
+/** What `quantity` units cost for an hour at `rate`, floored as `estimateCost` does. */
+function hourCost(rate: PricedRate | undefined, quantity: bigint): bigint {
+  if (rate === undefined) return 0n;
+  return rate.unit !== undefined ? quantity * rate.unit : (quantity * rate.hourPrice) / rate.per;
+}
+
 /** The rates a job at `slot` pays, in the shape a bid carries them (no class tags); built once per slot. */
-function jobRates(slot: Slot, withGpu: boolean): Rate[] {
+function jobRates(slot: Slot): Rate[] {
   if (slot.jobRates !== undefined) return slot.jobRates;
   const rates: Rate[] = [];
-  for (const p of [withGpu ? slot.gpu : undefined, slot.cpu, slot.mem]) {
+  for (const p of [slot.gpu, slot.cpu, slot.mem]) {
     if (p === undefined) continue;
     const { gpuClass: _class, ...rate } = p.rate;
     rates.push(rate);
   }
   slot.jobRates = rates;
   return rates;
-}
-
-/** ⌊hourPrice / per⌋ as a double (0 for a missing rate): a per-unit lower bound for the scan. */
-function floorNum(rate: PricedRate | undefined): number {
-  return rate === undefined ? 0 : Number(rate.hourPrice / rate.per);
-}
-
-function priced(rate: Rate | undefined): PricedRate | undefined {
-  return rate === undefined ? undefined : { rate, hourPrice: rate.price * HOUR_MS, per: rate.per };
-}
-
-function shelf(slots: Slot[], keyOf: (s: Slot) => PricedRate | undefined): Shelf {
-  const sorted: Slot[] = [];
-  const irregular: Slot[] = [];
-  const most = { freeGpus: 0, vramMiB: 0, freeCpuCores: 0, freeMemMiB: 0, maxDurationS: 0 };
-  const least = { cpuNum: Number.POSITIVE_INFINITY, memNum: Number.POSITIVE_INFINITY };
-  for (const s of slots) {
-    least.cpuNum = Math.min(least.cpuNum, floorNum(s.cpu));
-    least.memNum = Math.min(least.memNum, floorNum(s.mem));
-    most.freeGpus = Math.max(most.freeGpus, s.freeGpus);
-    most.vramMiB = Math.max(most.vramMiB, s.vramMiB);
-    most.freeCpuCores = Math.max(most.freeCpuCores, s.freeCpuCores);
-    most.freeMemMiB = Math.max(most.freeMemMiB, s.freeMemMiB);
-    most.maxDurationS = Math.max(most.maxDurationS, s.maxDurationS);
-    s.sortRate = keyOf(s);
-    s.keyNum = floorNum(s.sortRate);
-    const tiered =
-      s.gpu?.rate.tiers !== undefined || s.cpu?.rate.tiers !== undefined || s.mem?.rate.tiers !== undefined;
-    (tiered ? irregular : sorted).push(s);
-  }
-  // Exact: a.price/a.per < b.price/b.per ⇔ a.price·b.per < b.price·a.per. A missing rate costs nothing.
-  sorted.sort((a, b) => {
-    const x = keyOf(a);
-    const y = keyOf(b);
-    const left = x === undefined ? 0n : x.rate.price * (y?.per ?? 1n);
-    const right = y === undefined ? 0n : y.rate.price * (x?.per ?? 1n);
-    return left < right ? -1 : left > right ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-  });
-  if (slots.length === 0) {
-    least.cpuNum = 0;
-    least.memNum = 0;
-  }
-  return { sorted, irregular, most, least };
-}
-
-type Ranked = { slot: Slot; cost: bigint };
-
-/** The best `limit` matches seen so far, cheapest first, one per provider. */
-class TopMatches {
-  readonly #limit: number;
-  readonly #items: Ranked[] = [];
-  readonly #byProvider = new Map<string, Ranked>();
-  /** The worst kept cost as a double with slack above it; +∞ until `limit` matches are kept. */
-  worstNum = Number.POSITIVE_INFINITY;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  full(): boolean {
-    return this.#items.length >= this.#limit;
-  }
-
-  offer(slot: Slot, cost: bigint): void {
-    const items = this.#items;
-    const held = this.#byProvider.get(slot.key);
-    if (held !== undefined) {
-      // Another class of the same provider: keep the cheaper one.
-      if (!better(cost, slot, held.cost, held.slot)) return;
-      items.splice(items.indexOf(held), 1);
-    } else if (this.full()) {
-      const worst = items.at(-1) as Ranked;
-      if (!better(cost, slot, worst.cost, worst.slot)) return;
-      items.pop();
-      this.#byProvider.delete(worst.slot.key);
-    }
-    // Binary search for the insertion point keeps the list sorted without re-sorting.
-    let lo = 0;
-    let hi = items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = items[mid] as Ranked;
-      if (better(m.cost, m.slot, cost, slot)) lo = mid + 1;
-      else hi = mid;
-    }
-    const item = { slot, cost };
-    items.splice(lo, 0, item);
-    this.#byProvider.set(slot.key, item);
-    if (this.full()) {
-      // Slack of a millionth plus one: far above double rounding, so the bound stays a true bound.
-      const worst = Number((items.at(-1) as Ranked).cost);
-      this.worstNum = worst * (1 + 1e-6) + 1;
-    }
-  }
-
-  result(): OfferMatch[] {
-    return this.#items.map(({ slot, cost }) => ({
-      entry: slot.entry,
-      provider: slot.provider,
-      gpuClass: slot.gpuClass,
-      rates: jobRates(slot, slot.gpuClass !== undefined),
-      hourlyCost: cost,
-    }));
-  }
-}
-
-function better(costA: bigint, a: Slot, costB: bigint, b: Slot): boolean {
-  if (costA !== costB) return costA < costB;
-  if (a.key !== b.key) return a.key < b.key;
-  return (a.gpuClass ?? "") < (b.gpuClass ?? "");
 }

@@ -18,6 +18,7 @@ import {
 } from "./constants.ts";
 import { MARKET_SCORE_THRESHOLDS, marketScoreParams } from "./gossipScoring.ts";
 import { type KeepPeers, keepPeers } from "./keepPeers.ts";
+import { installHalfWindowUpdates } from "./yamuxWindowUpdates.ts";
 
 export type GridspotHost = Libp2p<{
   pubsub: GossipSub;
@@ -63,24 +64,6 @@ export type CreateHostParameters = {
   minConnections?: number;
 };
 
-let unsignedMessages = 0;
-
-/**
- * The message id gossipsub uses under StrictSign (sender + sequence number), read straight off the
- * wire: a message a node already has is dropped as a duplicate before its signature is checked
- * again. Each message reaches a node from several mesh peers, so this saves most of the Ed25519
- * verifications. A copy with a bad signature never enters the cache (only valid messages do), so it
- * cannot shadow the genuine one.
- */
-function fastMessageId(message: { from?: Uint8Array | undefined; seqno?: Uint8Array | undefined }): string {
-  if (message.from === undefined || message.seqno === undefined) {
-    // Invalid under StrictSign: unique, so validation sees it and rejects it.
-    unsignedMessages += 1;
-    return `unsigned:${unsignedMessages}`;
-  }
-  return `${Buffer.from(message.from).toString("base64")}:${Buffer.from(message.seqno).toString("hex")}`;
-}
-
 const LOOPBACK_NETWORKS = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/::1/ipcidr/128"];
 
 /**
@@ -104,6 +87,7 @@ const messageSizeLimit = {
  * When it resolves, every bootstrap peer that answered is connected.
  */
 export async function createHost(parameters: CreateHostParameters): Promise<GridspotHost> {
+  installHalfWindowUpdates();
   const localNetwork = parameters.localNetwork === true;
   const bootstrap = (parameters.bootstrap ?? []).map((a) => multiaddr(a));
   const bootstrapPeers = new Set(
@@ -127,7 +111,14 @@ export async function createHost(parameters: CreateHostParameters): Promise<Grid
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        globalSignaturePolicy: "StrictSign",
+        // Market messages carry their own signature (the EIP-712 envelope, by the sender's Ethereum
+        // key, naming its peer id), checked by every topic validator. A second, libp2p-level
+        // signature would only cost an Ed25519 signing per publish and a verification per node per
+        // message — the largest CPU cost of relaying offers — and tie a message to the peer that
+        // first published it, which nothing here needs: a relayed copy of a signed offer is the
+        // offer. Without it gossipsub names messages by the SHA-256 of their bytes, so a copy is a
+        // duplicate wherever it comes from; peer scores still go by the peer that forwarded it.
+        globalSignaturePolicy: "StrictNoSign",
         // Only the market's topics: other topics' subscriptions and messages are dropped unread.
         allowedTopics: [OFFERS_TOPIC, ORDERS_TOPIC],
         maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
@@ -141,7 +132,6 @@ export async function createHost(parameters: CreateHostParameters): Promise<Grid
           maxPeerInfos: 16,
         },
         dataTransform: messageSizeLimit,
-        fastMsgIdFn: fastMessageId,
         // IDONTWANT saves bandwidth on large messages at the cost of one more control message per
         // mesh peer for each message; market messages are small (at most 16 KiB, typically under
         // 1 KiB), where it costs more than it saves.

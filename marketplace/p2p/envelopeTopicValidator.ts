@@ -14,16 +14,16 @@ export type EnvelopeTopicValidatorParameters<T extends z.ZodTypeAny> = {
 
 /**
  * A gossipsub topic validator for signed market envelopes (DESIGN §4): Accept a message whose
- * envelope is well formed, of `kind`, signed by the key its payload names, for the peer that
- * published it; Ignore one that has expired (no penalty: clocks differ); Reject everything else,
- * which counts against the sender's peer score.
+ * envelope is well formed, of `kind` and signed by the key its payload names; Ignore one that has
+ * expired (no penalty: clocks differ); Reject everything else, which counts against the score of
+ * the peer that forwarded it. Gossip messages carry no libp2p signature (see createHost), so the
+ * envelope's signature is the only one, and its signed peer id says which peer to dial back.
  */
 export function envelopeTopicValidator<T extends z.ZodTypeAny>(
   parameters: EnvelopeTopicValidatorParameters<T>,
 ): TopicValidatorFn {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   return async (_propagationSource, message) => {
-    if (message.type !== "signed") return TopicValidatorResult.Reject;
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(message.data));
@@ -34,7 +34,6 @@ export function envelopeTopicValidator<T extends z.ZodTypeAny>(
       chainId: parameters.chainId,
       kind: parameters.kind,
       schema: parameters.schema,
-      peerId: message.from.toString(),
       signerField: parameters.signerField,
     });
     if (opened.ok) {

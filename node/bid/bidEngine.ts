@@ -80,7 +80,6 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
   // Rate limit (end).
 
   const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
-    if (message.type !== "signed") return TopicValidatorResult.Reject;
     if (message.data.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
       logger.debug("order rejected", { reason: "oversized", bytes: message.data.byteLength });
       return TopicValidatorResult.Reject;
@@ -95,7 +94,6 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
       chainId,
       kind: "JobOrder",
       schema: jobOrder,
-      peerId: message.from.toString(),
       signerField: "submitter",
     });
     if (opened.ok) return TopicValidatorResult.Accept;
@@ -105,13 +103,12 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
 
   const onMessage = (event: CustomEvent<Message>) => {
     const message = event.detail;
-    if (message.topic !== ORDERS_TOPIC || message.type !== "signed") return;
+    if (message.topic !== ORDERS_TOPIC) return;
     void (async () => {
       const opened = await openEnvelope(JSON.parse(new TextDecoder().decode(message.data)), {
         chainId,
         kind: "JobOrder",
         schema: jobOrder,
-        peerId: message.from.toString(),
         signerField: "submitter",
       });
       if (!opened.ok || seenOrders.has(opened.value.orderId)) return;
@@ -119,7 +116,8 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
       if (seenOrders.size > 10_000) seenOrders.clear();
       // Rate limit (begin): the order was still validated and forwarded; this node only does not
       // spend a signature and a stream on it.
-      if (!answerLimit.take(message.from.toString())) {
+      // Keyed by the peer id the submitter signed: gossip messages carry no author of their own.
+      if (!answerLimit.take(opened.envelope.peerId)) {
         logger.debug("order not answered: submitter over the rate limit", { orderId: opened.value.orderId });
         return;
       }

@@ -65,17 +65,19 @@ function openBid(raw: unknown, overrides: Partial<Parameters<typeof openEnvelope
 
 describe("signEnvelope / openEnvelope", () => {
   it.each(KINDS)("round-trips a %s through its schema, bigints included", async (kind, schema, payload) => {
+    // A payload that names a peer (offer, order, bid) is sent by that peer.
+    const peerId = (payload as { peerId?: string }).peerId ?? PEER_A;
     const env = await signEnvelope(provider, {
       chainId: CHAIN_ID,
       kind,
-      peerId: PEER_A,
+      peerId,
       expiresAt: NOW + 1,
       payload,
     });
     expect(env.from).toBe(provider.address);
     // What travels is plain JSON: the envelope survives a serialise/parse trip unchanged.
     const wire = JSON.parse(JSON.stringify(env)) as unknown;
-    const opened = await openEnvelope(wire, { chainId: CHAIN_ID, kind, schema, now: NOW, peerId: PEER_A });
+    const opened = await openEnvelope(wire, { chainId: CHAIN_ID, kind, schema, now: NOW, peerId });
     expect(opened).toEqual({ ok: true, value: schema.parse(payload), envelope: env });
   });
 
@@ -237,6 +239,15 @@ describe("openEnvelope refuses", () => {
     });
   });
 
+  it("a payload naming another peer than its envelope as peer-mismatch", async () => {
+    const env = await signBid({ payload: { ...bid, peerId: PEER_B } });
+    expect(await openBid(env)).toMatchObject({
+      ok: false,
+      reason: "peer-mismatch",
+      detail: `the payload names ${PEER_B}, the envelope ${PEER_A}`,
+    });
+  });
+
   it("a signed payload that fails its schema as schema", async () => {
     const env = await signBid({ payload: { ...bid, validUntil: -1 } });
     const opened = await openBid(env);
@@ -249,7 +260,7 @@ describe("openEnvelope refuses", () => {
     const env = await signEnvelope(provider, {
       chainId: CHAIN_ID,
       kind: "JobOrder",
-      peerId: PEER_A,
+      peerId: order.peerId,
       expiresAt: NOW + 60,
       payload: order,
     });

@@ -45,7 +45,9 @@ describe("createJobMeter", () => {
 
   it("meters a sleeping process as about zero CPU", async () => {
     const { totals, wallMs } = await meter("sleep 1");
-    expect(wallMs).toBeGreaterThanOrEqual(1_000n);
+    // The meter starts just after the spawn, so it can see a millisecond or two less than the
+    // process lived (the job runner starts it at the spawn, the same way).
+    expect(wallMs).toBeGreaterThanOrEqual(990n);
     expect(totals.cpu_core_ms).toBeLessThan(50n);
   });
 
