@@ -1,7 +1,7 @@
 import type { Rate } from "../messages/primitives.ts";
+import { HOUR_MS } from "../rating/constants.ts";
 import type { BookEntry } from "./offerBook.ts";
 
-const HOUR_MS = 3_600_000n;
 const MIB_PER_GIB = 1024n;
 
 /** One line of `gridspot market offers`: one GPU class of one provider (or its CPUs alone). */

@@ -1,3 +1,4 @@
+import { HOUR_MS } from "../rating/constants.ts";
 import type { BookEntry } from "./offerBook.ts";
 
 export type ClassPrices = {
@@ -10,8 +11,6 @@ export type ClassPrices = {
   median: bigint;
   max: bigint;
 };
-
-const HOUR_MS = 3_600_000n;
 
 /** Per GPU class: how many providers and free GPUs, and the min / median / max GPU-hour price. */
 export function priceStats(entries: readonly BookEntry[]): ClassPrices[] {

@@ -1,10 +1,11 @@
 import type { Requirements } from "../messages/order.ts";
 import type { Rate } from "../messages/primitives.ts";
 import type { BookEntry } from "../offer/offerBook.ts";
+import { HOUR_MS } from "../rating/constants.ts";
 import { estimateCost } from "./estimateCost.ts";
 import {
   createOfferIndex,
-  HOUR_MS,
+  hourPriceNum,
   type OfferIndex,
   type PricedRate,
   type Slot,
@@ -132,10 +133,7 @@ const CAP_SLACK = 1e-9;
 
 function treeQuery(r: Requirements, maxima: Maxima): TreeQuery {
   const cap = (list: readonly Rate[]) =>
-    list.reduce(
-      (low, max) => Math.min(low, (Number(max.price) * 3_600_000) / Number(max.per)),
-      Number.POSITIVE_INFINITY,
-    );
+    list.reduce((low, max) => Math.min(low, hourPriceNum(max)), Number.POSITIVE_INFINITY);
   const gpu = cap(maxima.gpu);
   const cpu = cap(maxima.cpu);
   const mem = cap(maxima.mem);

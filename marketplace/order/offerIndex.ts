@@ -1,8 +1,7 @@
 import type { Rate } from "../messages/primitives.ts";
 import type { BookEntry } from "../offer/offerBook.ts";
+import { HOUR_MS } from "../rating/constants.ts";
 import { buildPriceTree, type PriceTree } from "./priceTree.ts";
-
-export const HOUR_MS = 3_600_000n;
 
 /**
  * A flat rate with `price × 1 h` precomputed: q units for an hour cost ⌊q·hourPrice / per⌋, which
@@ -163,5 +162,10 @@ function priced(rate: Rate | undefined): PricedRate | undefined {
 
 /** `price × 1 h / per` as a double; 0 for a missing rate (it costs nothing). */
 function unitNum(rate: PricedRate | undefined): number {
-  return rate === undefined ? 0 : (Number(rate.rate.price) * 3_600_000) / Number(rate.per);
+  return rate === undefined ? 0 : hourPriceNum(rate.rate);
+}
+
+/** A rate's price of one unit for an hour (`price × 1 h / per`) as a double, a few ulps off exact. */
+export function hourPriceNum(rate: Rate): number {
+  return (Number(rate.price) * 3_600_000) / Number(rate.per);
 }

@@ -1,5 +1,6 @@
 import type { Bid } from "../messages/bid.ts";
 import type { Requirements } from "../messages/order.ts";
+import { HOUR_MS } from "../rating/constants.ts";
 import { estimateCost } from "./estimateCost.ts";
 
 export type ReceivedBid = { bid: Bid; receivedMs: number };
@@ -9,8 +10,6 @@ export type ScoredBid = ReceivedBid & {
   /** The provider's on-chain reputation score (see `reputation.ts`); 0 without history. */
   reputation: number;
 };
-
-const HOUR_MS = 3_600_000n;
 
 /**
  * Orders bids best first: the lowest cost of an hour of the full requirements, then the better

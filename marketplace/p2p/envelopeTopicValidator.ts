@@ -10,6 +10,8 @@ export type EnvelopeTopicValidatorParameters<T extends z.ZodTypeAny> = {
   signerField: string;
   /** Sees every message that passed, with its opened envelope (e.g. to put an offer in the book). */
   onValid?: (opened: Extract<OpenedEnvelope<z.output<T>>, { ok: true }>, message: Message) => void;
+  /** Sees every message refused (Reject or Ignore), with the reason, e.g. to log it. */
+  onRefused?: (refusal: Extract<OpenedEnvelope<unknown>, { ok: false }>, message: Message) => void;
 };
 
 /**
@@ -28,6 +30,7 @@ export function envelopeTopicValidator<T extends z.ZodTypeAny>(
     try {
       raw = JSON.parse(decoder.decode(message.data));
     } catch {
+      parameters.onRefused?.({ ok: false, reason: "malformed", detail: "not JSON" }, message);
       return TopicValidatorResult.Reject;
     }
     const opened = await openEnvelope(raw, {
@@ -40,6 +43,7 @@ export function envelopeTopicValidator<T extends z.ZodTypeAny>(
       parameters.onValid?.(opened, message);
       return TopicValidatorResult.Accept;
     }
+    parameters.onRefused?.(opened, message);
     return opened.reason === "stale" ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
   };
 }

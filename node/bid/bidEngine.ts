@@ -1,5 +1,4 @@
 import type { Message } from "@libp2p/gossipsub";
-import { TopicValidatorResult } from "@libp2p/gossipsub";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LocalAccount } from "viem";
@@ -13,12 +12,12 @@ import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
   MAX_BID_FRAME_BYTES,
-  MAX_GOSSIP_MESSAGE_BYTES,
   ORDERS_ANSWERED_BURST,
   ORDERS_ANSWERED_PER_PEER_PER_S,
   ORDERS_TOPIC,
 } from "../../marketplace/p2p/constants.ts";
 import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
+import { envelopeTopicValidator } from "../../marketplace/p2p/envelopeTopicValidator.ts";
 import { frameChannel } from "../../marketplace/p2p/frames.ts";
 import { createPeerRateLimiter } from "../../marketplace/p2p/peerRateLimiter.ts";
 import type { Capacity } from "./capacity.ts";
@@ -79,51 +78,40 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
   });
   // Rate limit (end).
 
-  const validate = async (_peer: unknown, message: Message): Promise<TopicValidatorResult> => {
-    if (message.data.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
-      logger.debug("order rejected", { reason: "oversized", bytes: message.data.byteLength });
-      return TopicValidatorResult.Reject;
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(new TextDecoder().decode(message.data));
-    } catch {
-      return TopicValidatorResult.Reject;
-    }
-    const opened = await openEnvelope(raw, {
-      chainId,
-      kind: "JobOrder",
-      schema: jobOrder,
-      signerField: "submitter",
-    });
-    if (opened.ok) return TopicValidatorResult.Accept;
-    logger.debug("order rejected", { reason: opened.reason, detail: opened.detail });
-    return opened.reason === "stale" ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
-  };
+  // Gossipsub hands the validator and then the 'message' event the same Message object: the order
+  // opened (signature recovered) by the validator is kept for the handler, not opened twice.
+  // Oversized messages never get here: createHost's inbound transform refuses them.
+  const validOrders = new WeakMap<Message, JobOrder>();
+  const validate = envelopeTopicValidator({
+    chainId,
+    kind: "JobOrder",
+    schema: jobOrder,
+    signerField: "submitter",
+    onValid: (opened, message) => validOrders.set(message, opened.value),
+    onRefused: (refusal) =>
+      logger.debug("order rejected", { reason: refusal.reason, detail: refusal.detail }),
+  });
 
   const onMessage = (event: CustomEvent<Message>) => {
     const message = event.detail;
     if (message.topic !== ORDERS_TOPIC) return;
+    const order = validOrders.get(message);
+    if (order === undefined || seenOrders.has(order.orderId)) return;
+    validOrders.delete(message);
     void (async () => {
-      const opened = await openEnvelope(JSON.parse(new TextDecoder().decode(message.data)), {
-        chainId,
-        kind: "JobOrder",
-        schema: jobOrder,
-        signerField: "submitter",
-      });
-      if (!opened.ok || seenOrders.has(opened.value.orderId)) return;
-      seenOrders.add(opened.value.orderId);
+      seenOrders.add(order.orderId);
       if (seenOrders.size > 10_000) seenOrders.clear();
       // Rate limit (begin): the order was still validated and forwarded; this node only does not
       // spend a signature and a stream on it.
-      // Keyed by the peer id the submitter signed: gossip messages carry no author of their own.
-      if (!answerLimit.take(opened.envelope.peerId)) {
-        logger.debug("order not answered: submitter over the rate limit", { orderId: opened.value.orderId });
+      // Keyed by the peer id the submitter signed (the envelope's, which the order must repeat):
+      // gossip messages carry no author of their own.
+      if (!answerLimit.take(order.peerId)) {
+        logger.debug("order not answered: submitter over the rate limit", { orderId: order.orderId });
         return;
       }
       // Rate limit (end).
-      await answerOrder(opened.value).catch((error: Error) => {
-        logger.warn("bid conversation failed", { orderId: opened.value.orderId, error: error.message });
+      await answerOrder(order).catch((error: Error) => {
+        logger.warn("bid conversation failed", { orderId: order.orderId, error: error.message });
       });
     })();
   };

@@ -20,6 +20,7 @@ import { buildInvoice } from "../../invoice/buildInvoice.ts";
 import { invoiceToCsv } from "../../invoice/invoiceToCsv.ts";
 import type { Rate } from "../../messages/primitives.ts";
 import { type DebitNote, debitNote } from "../../messages/receipt.ts";
+import { HOUR_MS } from "../../rating/constants.ts";
 import { formatGrid, formatMs, parseGrid, parsePositiveInt } from "../format.ts";
 import {
   GLOBAL_OPTION_SPEC,
@@ -28,8 +29,6 @@ import {
   resolveGlobalOptions,
 } from "../globalOptions.ts";
 import type { CommandResult } from "./types.ts";
-
-const HOUR_MS = 3_600_000n;
 
 async function open(options: GlobalOptions): Promise<Submitter> {
   return createSubmitter(

@@ -8,11 +8,11 @@ import { openMarketView } from "../../offer/openMarketView.ts";
 import { priceStats } from "../../offer/priceStats.ts";
 import { waitForOffers } from "../../offer/waitForOffers.ts";
 import { quoteOrder } from "../../order/quoteOrder.ts";
+import { HOUR_MS } from "../../rating/constants.ts";
 import { formatGrid, parseGrid, parsePositiveInt } from "../format.ts";
 import { GLOBAL_OPTION_SPEC, type GlobalOptions, resolveGlobalOptions } from "../globalOptions.ts";
 import type { CommandResult } from "./types.ts";
 
-const HOUR_MS = 3_600_000n;
 const GPU_CLASS = /^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/;
 /** How long the market commands listen for offers by default, and at most. */
 const DEFAULT_WAIT_MS = 3_000;
