@@ -24,7 +24,14 @@ describe("readProcessTree", () => {
   it("counts CPU time of reaped children via cutime", async () => {
     const child = startShell(`"$NODE" -e "${burnCpu(300)}"; sleep 5`);
     const pid = child.pid ?? 0;
-    const comm = (p: number) => readFileSync(`/proc/${p}/comm`, "utf8").trim();
+    // A process seen in the tree may exit before its name is read (node, right after burning).
+    const comm = (p: number) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, "utf8").trim();
+      } catch {
+        return "(gone)";
+      }
+    };
     await waitFor(() => {
       const p = readProcessTree(pid).pids[1];
       return p !== undefined && comm(p) === "sleep";
