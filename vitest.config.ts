@@ -1,12 +1,14 @@
 import { defineConfig } from "vitest/config";
 
-// Integration tests start real chains, libp2p nodes and processes: give them room, and keep the
-// two cores of a CI machine from being oversubscribed.
+// Integration tests start real chains, libp2p nodes, processes and containers: give them room, and
+// keep the two cores of a CI machine from being oversubscribed. Tests that need Docker or
+// bubblewrap skip without them; the last reporter counts those skips by reason.
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     maxWorkers: 2,
+    reporters: ["default", "./test/support/skipSummary.ts"],
   },
 });

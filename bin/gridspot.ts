@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // The executable composes the two trees: the CLI lives in marketplace/, and `provider start` runs
-// the provider node from node/ (marketplace/ never imports node/).
+// the provider node from node/ (marketplace/ never imports node/). The node loads only when one of
+// its commands runs, so help and the other commands start fast.
 import { main } from "../marketplace/cli/main.ts";
-import { providerReconcile } from "../node/cli/providerReconcile.ts";
-import { providerStart } from "../node/cli/providerStart.ts";
 
-process.exitCode = await main(process.argv.slice(2), {
-  "provider start": providerStart,
-  "provider reconcile": providerReconcile,
+const code = await main(process.argv.slice(2), {
+  "provider start": async (options, flags) =>
+    (await import("../node/cli/providerStart.ts")).providerStart(options, flags),
+  "provider reconcile": async (options, flags) =>
+    (await import("../node/cli/providerReconcile.ts")).providerReconcile(options, flags),
 });
+// Exit now: a command that failed half-way (a provider whose start failed after joining the
+// network) must not linger on open sockets. stdout and stderr are synchronous for files and pipes.
+process.exit(code);

@@ -165,6 +165,12 @@ contract ComputeEscrow is IComputeEscrow, EIP712, Ownable2Step, ReentrancyGuardT
         uint256 payeeCount;
         for (uint256 i; i < n; ++i) {
             SignedVoucher calldata v = vouchers[i];
+            // Checks: already paid up to this voucher (or beyond) is nothing to do, not an error.
+            uint256 redeemed = _channels[v.channelId].redeemed;
+            if (v.cumulativeAmount <= redeemed) {
+                emit RedeemSkipped(v.channelId, v.cumulativeAmount, redeemed);
+                continue;
+            }
             (address provider, uint256 paid) = _redeem(v.channelId, v.cumulativeAmount, v.r, v.vs);
             uint256 j = payeeCount;
             while (j != 0 && payees[j - 1] != provider) --j;

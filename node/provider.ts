@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { LocalAccount } from "viem";
-import { computeTokenAbi, providerRegistryAbi } from "../marketplace/chain/artifacts.generated.ts";
+import { registerProvider } from "../marketplace/chain/actions/registerProvider.ts";
+import { providerRegistryAbi } from "../marketplace/chain/artifacts.generated.ts";
 import { createChainClients } from "../marketplace/chain/clients.ts";
 import { defaultDeploymentsDir } from "../marketplace/chain/defaultDeploymentsDir.ts";
 import type { Deployment } from "../marketplace/chain/deployment.ts";
@@ -14,14 +15,17 @@ import { buildApp } from "./api/buildApp.ts";
 import { createBidEngine } from "./bid/bidEngine.ts";
 import { Capacity } from "./bid/capacity.ts";
 import type { ProviderConfig } from "./config/providerConfig.ts";
+import { takeSecretsFromEnv } from "./config/takeSecretsFromEnv.ts";
 import { createJobService } from "./job/jobService.ts";
 import { createAdvertiser } from "./offer/advertiser.ts";
 import { createPricingEngine } from "./pricing/createPricingEngine.ts";
 import { ratesForJob } from "./pricing/rates.ts";
 import { createGpuUsageReader } from "./resources/createGpuUsageReader.ts";
 import { gpuPreflight } from "./resources/gpuPreflight.ts";
-import { createRedeemer } from "./settle/createRedeemer.ts";
+import { createJobRuntimes, type JobRuntimes } from "./run/createJobRuntimes.ts";
+import { createRedemptionQueue } from "./settle/createRedemptionQueue.ts";
 import { reconcile } from "./settle/reconcile.ts";
+import { createChannelWatcher } from "./settle/watchChannels.ts";
 import { finishJob, interruptedJobs, listJobs } from "./store/jobRecords.ts";
 import { openProviderStore } from "./store/openProviderStore.ts";
 
@@ -50,6 +54,9 @@ export async function startProvider(
   account: LocalAccount,
   logger: Logger = createLogger("gridspot:node"),
 ): Promise<ProviderNode> {
+  // The account is open: from here on the secrets live in memory only, never in the environment
+  // that processes started by this node inherit.
+  const { adminToken } = takeSecretsFromEnv();
   // usage billing: the GPU preflight, first, so a misconfigured machine fails before anything
   // else happens. It checks driver, CUDA version and GPUs and fails the start when GPUs are
   // configured and nvidia-smi is missing, broken or finds fewer; it is logged and in GET /v1/status.
@@ -65,6 +72,43 @@ export async function startProvider(
     gpus: preflight.gpuCount,
     classes: preflight.classes,
   });
+  // The runtimes next, failing closed: no Docker Engine and no working sandbox means no start
+  // (unless the operator explicitly said `runtime.sandbox: "none"`).
+  let runtimes: JobRuntimes;
+  try {
+    runtimes = await createJobRuntimes(
+      { nodeLabel: account.address, onWarning: (message) => logger.warn(message) },
+      config.runtime,
+    );
+  } catch (error) {
+    throw new ProviderStartError("No safe way to run jobs on this host", {
+      details: (error as Error).message,
+      cause: error,
+    });
+  }
+  const runtimeStatus = runtimes.status();
+  logger.info("job runtimes", {
+    runtimes: runtimeStatus.runtimes.map((r) => `${r.kind}: ${r.description}, limits ${r.limits}`).join("; "),
+  });
+  for (const note of runtimeStatus.notes) logger.warn(note);
+  // Containers and cgroups a crashed run left behind go before any capacity is offered again.
+  const orphans = await runtimes.cleanupOrphans();
+  if (orphans > 0) logger.warn("removed what an earlier run left behind", { orphans });
+  // GPUs are offered only where a runtime can hand them to jobs (Docker needs the NVIDIA Container
+  // Toolkit or CDI specs); otherwise the node offers its CPUs and says why.
+  const gpuReach = runtimes.gpus();
+  const offerGpus = resources.gpus.length === 0 || gpuReach.usable;
+  if (!offerGpus) {
+    const why = `GPUs not offered: ${gpuReach.reason ?? "no runtime can give them to jobs"}`;
+    if (config.runtime.requireGpus) {
+      runtimes.stop();
+      throw new ProviderStartError("runtime.requireGpus is set, but jobs cannot use this host's GPUs", {
+        details: `${why}. Install the NVIDIA Container Toolkit (see the README) or use runtime.kind "process".`,
+      });
+    }
+    logger.warn(why);
+  }
+
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openProviderStore(join(config.dataDir, "provider.db"));
   const clients = await createChainClients({ rpcUrl: config.rpcUrl, account });
@@ -77,12 +121,15 @@ export async function startProvider(
       status: "failed",
       exitCode: null,
       reason: "the provider stopped during the job",
+      reasonCode: "provider-restart",
       endedAt: Date.now(),
     });
     logger.warn("job interrupted by a restart", { jobId: job.jobId });
   }
 
-  const gpus = resources.gpus.map((g) => ({ index: g.index, class: g.class, vramMiB: g.vramMiB }));
+  const gpus = offerGpus
+    ? resources.gpus.map((g) => ({ index: g.index, class: g.class, vramMiB: g.vramMiB }))
+    : [];
   const capacityTotals = {
     gpus,
     cpuCores: config.limits.cpuCores ?? resources.cpuCores,
@@ -135,6 +182,10 @@ export async function startProvider(
     logger: logger.child("offer"),
     rates,
     addrs,
+    billing: () => ({
+      granularity: config.receipts.granularity,
+      minimumCharge: config.pricing.minimumCharge,
+    }),
   });
   const bidEngine = createBidEngine(
     {
@@ -155,18 +206,27 @@ export async function startProvider(
         bidValidityS: 60,
         minimumCharge: config.pricing.minimumCharge,
         spotCeilings: config.pricing.spot ? prices.ceilingRates() : undefined,
+        refuseImage: (image, gpus) => {
+          const picked = runtimes.pick({ image, gpus });
+          return typeof picked === "string" ? picked : undefined;
+        },
       }),
     },
     { holdMs: config.limits.holdMs, graceIntervals: config.receipts.graceIntervals },
   );
-  const redeemer = createRedeemer({
-    store,
-    publicClient: clients.publicClient,
-    walletClient: clients.walletClient,
-    escrow,
-    fromBlock: deployment.deployBlock,
-    logger: logger.child("settle"),
-  });
+  // Settlement that nothing loses: a persistent queue, retried while the chain is away, counted
+  // after `redeem.confirmations`, re-checked against the chain after a restart or a reorg.
+  const redeemer = createRedemptionQueue(
+    {
+      store,
+      publicClient: clients.publicClient,
+      walletClient: clients.walletClient,
+      escrow,
+      fromBlock: deployment.deployBlock,
+      logger: logger.child("settle"),
+    },
+    { confirmations: config.redeem.confirmations },
+  );
   const redeemQuietly = () =>
     redeemer
       .redeem()
@@ -181,6 +241,8 @@ export async function startProvider(
       capacity,
       bidEngine,
       logger: logger.child("job"),
+      runtimes,
+      gpuUuid: (index) => resources.gpus.find((g) => g.index === index)?.uuid ?? String(index),
       onJobEnd: () => {
         if (config.redeem.onJobEnd) void redeemQuietly();
       },
@@ -188,8 +250,11 @@ export async function startProvider(
     {
       workRoot: join(config.dataDir, "jobs"),
       meterIntervalMs: config.runtime.meterIntervalMs,
-      sandbox: config.runtime.sandbox,
+      limits: { pids: config.runtime.pidsLimit, diskBytes: config.runtime.diskMiB * 1024 * 1024 },
+      keepWorkDirs: config.runtime.keepWorkDirs,
       finalVoucherWaitMs: Math.max(3_000, 2 * config.receipts.intervalMs),
+      maxInputBytes: config.limits.maxInputBytes,
+      maxOutputBytes: config.limits.maxOutputBytes,
       // usage billing: GPU utilization and memory are metered through nvidia-smi when it found GPUs,
       // one reading per interval shared by all GPU jobs.
       readGpuUsage:
@@ -201,12 +266,19 @@ export async function startProvider(
           : undefined,
       // Spot agreements bill each note at the node's current price for the job's class.
       spotRates: (agreement) => ratesForJob(prices.rates(), agreement.gpuClass),
-      // Not the whole home: the job's own tools may live there. The work dir inside the data dir
-      // is bound back in after the data dir is hidden.
-      hidePaths: [
-        config.dataDir,
-        ...(process.env.GRIDSPOT_KEYSTORE ? [dirname(process.env.GRIDSPOT_KEYSTORE)] : []),
-      ],
+    },
+  );
+
+  // A payer asking to close a channel mid-job: redeem the newest voucher at once, stop the job.
+  const channelWatcher = createChannelWatcher(
+    { publicClient: clients.publicClient, escrow, logger: logger.child("settle") },
+    {
+      fromBlock: await clients.publicClient.getBlockNumber(),
+      channels: () => jobService.runningChannels(),
+      onCloseRequested: (channelId) => {
+        void redeemQuietly();
+        jobService.stopOnChannel(channelId, `the payer asked to close channel ${channelId} on-chain`);
+      },
     },
   );
 
@@ -214,6 +286,8 @@ export async function startProvider(
   bidEngine.start();
   advertiser.start();
   prices.start();
+  redeemer.start();
+  channelWatcher.start();
   void redeemQuietly();
 
   let apiUrl: string | undefined;
@@ -222,7 +296,7 @@ export async function startProvider(
       ? undefined
       : buildApp({
           store,
-          adminToken: process.env.GRIDSPOT_ADMIN_TOKEN,
+          adminToken,
           redeem: () => redeemer.redeem(),
           reconcile: () => reconcile(store, { publicClient: clients.publicClient, escrow }),
           status: () => ({
@@ -231,7 +305,8 @@ export async function startProvider(
             chainId,
             addrs: addrs(),
             resources: capacityTotals,
-            gpu: preflight,
+            gpu: { ...preflight, offered: offerGpus, ...(offerGpus ? {} : { reason: gpuReach.reason }) },
+            runtime: runtimes.status(),
             runningJobs: jobService.runningJobs(),
             jobs: listJobs(store, 1000).length,
             rates: rates(),
@@ -273,27 +348,7 @@ export async function startProvider(
       functionName: "minStake",
     });
     const stake = config.stake ?? minStake;
-    const write = clients.walletClient;
-    const wait = async (hash: `0x${string}`) => {
-      const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success") throw new ProviderStartError(`Transaction ${hash} reverted`);
-    };
-    await wait(
-      await write.writeContract({
-        address: token,
-        abi: computeTokenAbi,
-        functionName: "approve",
-        args: [registry, stake],
-      }),
-    );
-    await wait(
-      await write.writeContract({
-        address: registry,
-        abi: providerRegistryAbi,
-        functionName: "register",
-        args: [peerId, "", stake],
-      }),
-    );
+    await registerProvider(clients, { registry, token, peerId, metadata: "", stake });
     logger.info("registered in the provider registry", { stake });
   }
 
@@ -309,7 +364,10 @@ export async function startProvider(
       advertiser?.stop();
       prices.stop();
       bidEngine.stop();
+      channelWatcher.stop();
       await jobService.stop();
+      await redeemer.stop();
+      runtimes.stop();
       await app?.close();
       await host.stop();
       store.close();

@@ -1,10 +1,16 @@
-// npm run demo [-- --json] [-- --rpc-url URL --private-key KEY]
+// npm run demo [-- --json] [-- --rpc-url URL --private-key KEY] [-- --runtime auto|docker|process]
 //
 // The main job end to end on real parts: a chain over JSON-RPC (an embedded anvil unless --rpc-url),
 // the contracts deployed, three provider nodes as separate processes on loopback with different
 // (recorded) GPUs and prices, three jobs submitted through the CLI's own client code, metered,
 // settled with vouchers, redeemed on-chain, and a summary whose `conserved` is computed from
 // on-chain balances. Progress goes to stderr; with --json the last stdout line is one JSON object.
+//
+// Runtimes: with Docker reachable (`--runtime docker`, or `auto` when its socket answers) the CPU job
+// runs in a container of a busybox image built here (no registry needed); GPU jobs run in containers
+// only where Docker can hand GPUs over (the NVIDIA Container Toolkit), else as sandboxed processes
+// with the fake nvidia-smi's GPUs. Without Docker (`--runtime process`) every job is a process, in
+// bubblewrap when it works, else unsandboxed (said on stderr: the demo's jobs are its own).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +25,7 @@ import { formatGrid } from "../marketplace/cli/format.ts";
 import { createSubmitter } from "../marketplace/client/createSubmitter.ts";
 import { submitJob } from "../marketplace/client/submitJob.ts";
 import { toJson } from "../marketplace/messages/json.ts";
+import { chooseDemoRuntime } from "./lib/chooseDemoRuntime.ts";
 import { startLocalChain } from "./lib/localChain.ts";
 import { type ProviderProcess, startProviderProcess } from "./lib/providerProcess.ts";
 
@@ -32,14 +39,22 @@ const { values } = parseArgs({
     "rpc-url": { type: "string" },
     "private-key": { type: "string" },
     "gas-fund": { type: "string", default: "0.05" },
+    runtime: { type: "string", default: "auto" },
   },
 });
+if (!["auto", "docker", "process"].includes(values.runtime)) {
+  process.stderr.write(`demo: --runtime must be auto, docker or process, got "${values.runtime}"\n`);
+  process.exit(2);
+}
 
 const PROVIDERS = [
   { gpuProfile: "h100x2", gpuClass: "nvidia-h100-80gb", gpuHour: 3n * GRID, cpuCoreHour: GRID / 20n },
   { gpuProfile: "rtx4090", gpuClass: "nvidia-rtx4090-24gb", gpuHour: GRID / 2n, cpuCoreHour: GRID / 25n },
   { gpuProfile: "a100x8", gpuClass: "nvidia-a100-40gb", gpuHour: 2n * GRID, cpuCoreHour: GRID / 50n },
 ] as const;
+
+const runtime = await chooseDemoRuntime(values.runtime as "auto" | "docker" | "process");
+log(runtime.why);
 
 const work = await mkdtemp(join(tmpdir(), "gridspot-demo-"));
 const cleanups: (() => Promise<void>)[] = [async () => rm(work, { recursive: true, force: true })];
@@ -126,6 +141,7 @@ try {
           },
           receipts: { intervalMs: 1_000, graceIntervals: 2 },
           limits: { cpuCores: 2, memMiB: 4096 },
+          runtime: runtime.providerRuntime,
         },
       }),
     ),
@@ -162,11 +178,16 @@ try {
   cleanups.unshift(() => submitter.close());
   const burn = (ms: number, file: string) =>
     `const t=Date.now();let n=0;while(Date.now()-t<${ms})n++;require("node:fs").writeFileSync(${JSON.stringify(file)},"loops "+n+"\\n");console.log("burned",${ms},"ms")`;
+  // The same work in a container: busybox's shell spins for the time, then writes the same file.
+  const burnInShell = (ms: number, file: string) =>
+    `timeout ${ms / 1000} sh -c 'while :; do :; done'; echo "loops spun for ${ms} ms" > ${file}; echo burned ${ms} ms`;
   const JOBS = [
     { name: "H100 job", gpus: 1, gpuClass: "nvidia-h100-80gb", ms: 3000 },
     { name: "cheapest GPU", gpus: 1, gpuClass: undefined, ms: 3000 },
     { name: "CPU only", gpus: 0, gpuClass: undefined, ms: 2500 },
   ];
+  const inContainer = (gpus: number) =>
+    runtime.image !== undefined && (gpus === 0 || runtime.gpusInContainers);
   const jobs = [];
   for (const job of JOBS) {
     log(`submitting: ${job.name}`);
@@ -180,12 +201,20 @@ try {
       },
       maxRates: [{ meter: "gpu_ms", price: 5n * GRID, per: HOUR_MS }],
       budget: parseUnits("1", 18),
-      spec: {
-        command: process.execPath,
-        args: ["-e", burn(job.ms, "result.txt")],
-        env: {},
-        outputs: ["result.txt"],
-      },
+      spec: inContainer(job.gpus)
+        ? {
+            image: runtime.image,
+            command: "sh",
+            args: ["-c", burnInShell(job.ms, "result.txt")],
+            env: {},
+            outputs: ["result.txt"],
+          }
+        : {
+            command: process.execPath,
+            args: ["-e", burn(job.ms, "result.txt")],
+            env: {},
+            outputs: ["result.txt"],
+          },
       inputs: [],
       outputDir: join(work, "out"),
       bidWindowMs: 1500,
@@ -206,6 +235,8 @@ try {
       provider: result.provider,
       gpuClass: result.gpuClass ?? null,
       status: result.status,
+      runtime: result.runtime ?? null,
+      imageDigest: result.imageDigest ?? null,
       usage: result.usage,
       amount: result.amount,
       vouchers: result.vouchers.length,
@@ -294,6 +325,7 @@ try {
 
   const summary = {
     chainId,
+    runtime: { chosen: runtime.kind, why: runtime.why },
     providers: providers.map((p, i) => ({ address: p.info.address, gpuClass: PROVIDERS[i]?.gpuClass })),
     jobs,
     balances: { before, after },
@@ -307,8 +339,9 @@ try {
       `gridspot demo on chain ${chainId}`,
       ...jobs.map(
         (j) =>
-          `  ${j.name.padEnd(14)} ${j.status.padEnd(10)} ${formatGrid(j.amount).padEnd(28)} ${j.gpuClass ?? "cpu"} ${j.provider}  vouchers ${j.vouchers}  tx ${j.redeemTx ?? "-"}`,
+          `  ${j.name.padEnd(14)} ${j.status.padEnd(10)} ${formatGrid(j.amount).padEnd(28)} ${j.gpuClass ?? "cpu"} ${j.provider}  ${j.runtime ?? "?"}  vouchers ${j.vouchers}  tx ${j.redeemTx ?? "-"}`,
       ),
+      `  runtime: ${runtime.why}`,
       `  protocol fees ${formatGrid(feeTotal)}`,
       `  conserved: ${conserved} (token balances of payer, providers, escrow and fee recipient, before and after)`,
     ];

@@ -97,6 +97,9 @@ interface IComputeEscrow {
     /// @notice A voucher for `cumulativeAmount` was redeemed and `paid` went to the channel's provider.
     /// The protocol's share of the difference stays with the channel until it closes.
     event Redeemed(uint256 indexed channelId, uint256 cumulativeAmount, uint256 paid);
+    /// @notice `redeemBatch` passed over a voucher for `cumulativeAmount` because the channel had
+    /// already redeemed `redeemed` ≥ it (another transaction got there first): nothing was paid for it.
+    event RedeemSkipped(uint256 indexed channelId, uint256 cumulativeAmount, uint256 redeemed);
     /// @notice The payer asked to close; the provider may redeem until `deadline`.
     event CloseRequested(uint256 indexed channelId, uint256 deadline);
     /// @notice The channel closed: `refund` returned to the payer's free balance and the channel's
@@ -141,8 +144,10 @@ interface IComputeEscrow {
     /// @param vs The signature's s with the parity of y in its top bit (EIP-2098); s must be low.
     function redeem(uint256 channelId, uint256 cumulativeAmount, bytes32 r, bytes32 vs) external;
 
-    /// @notice Redeems many vouchers in one transaction and pays each provider once. Reverts whole
-    /// when any voucher is invalid.
+    /// @notice Redeems many vouchers in one transaction and pays each provider once. A voucher at or
+    /// below what its channel has already redeemed is skipped (`RedeemSkipped`), so one redemption
+    /// that landed first (by the provider itself, a restart, a reorg replay) never sinks the batch.
+    /// Reverts whole when any other voucher is invalid (signature, channel, window, amount).
     function redeemBatch(SignedVoucher[] calldata vouchers) external;
 
     /// @notice Closes the channel at once (provider only) and returns what was not redeemed to the

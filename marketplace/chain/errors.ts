@@ -82,3 +82,69 @@ export class ChainMismatchError extends BaseError {
     super(`The deployment is for chain ${expected}, but the clients are connected to chain ${actual}.`);
   }
 }
+
+/** The account has no native token (ETH) to pay for gas. */
+export class NoGasError extends BaseError {
+  override name = "NoGasError";
+  readonly address: string | undefined;
+  constructor(
+    address: string | undefined,
+    chainId: number | undefined,
+    parameters: BaseErrorParameters = {},
+  ) {
+    const who = address === undefined ? "The wallet" : `The wallet ${address}`;
+    super(`${who} has not enough ETH to pay for gas${chainId === undefined ? "" : ` on chain ${chainId}`}.`, {
+      metaMessages: [
+        chainId !== undefined && isDevChainId(chainId)
+          ? "On this local dev chain, `gridspot wallet faucet` gives the wallet gas (and test GRID)."
+          : `Send some of the chain's native token (ETH) to ${address ?? "the wallet"} (on a testnet, from its public faucet), then try again.`,
+      ],
+      ...parameters,
+    });
+    this.address = address;
+  }
+}
+
+/** A transfer of GRID that the token refused: the account holds less than it needed. */
+export class NotEnoughGridError extends BaseError {
+  override name = "NotEnoughGridError";
+  constructor(what: string, needed: string, held: string, parameters: BaseErrorParameters = {}) {
+    super(`Not enough GRID to ${what}: needed ${needed}, held ${held}.`, parameters);
+  }
+}
+
+/** The deployment file names an address where this chain has no contract: a reset or another chain. */
+export class StaleDeploymentError extends BaseError {
+  override name = "StaleDeploymentError";
+  constructor(contract: string, address: string, chainId: number, parameters: BaseErrorParameters = {}) {
+    super(`There is no contract code at ${address} (${contract}) on chain ${chainId}.`, {
+      metaMessages: [
+        "The deployments file is stale: the chain was reset, or the file is from another chain.",
+        "Redeploy (`npm run deploy`, or `gridspot chain deploy`), or point --deployments at the right folder.",
+      ],
+      ...parameters,
+    });
+  }
+}
+
+/** A contract call reverted with one of the contracts' custom errors, decoded. */
+export class ContractRevertError extends BaseError {
+  override name = "ContractRevertError";
+  readonly errorName: string;
+  readonly args: readonly unknown[];
+  constructor(
+    what: string,
+    errorName: string,
+    args: readonly unknown[],
+    parameters: BaseErrorParameters = {},
+  ) {
+    super(`${what} was refused by the contract: ${errorName}(${args.map(String).join(", ")}).`, parameters);
+    this.errorName = errorName;
+    this.args = args;
+  }
+}
+
+/** Chain ids of local development chains (anvil, Hardhat, Ganache), where dev accounts hold ETH. */
+export function isDevChainId(chainId: number): boolean {
+  return chainId === 31337 || chainId === 1337;
+}

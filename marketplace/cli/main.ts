@@ -1,126 +1,131 @@
-import { InsufficientFundsError } from "../client/ensureChannel.ts";
+import { readFileSync } from "node:fs";
+import { type Command, CommanderError } from "commander";
 import { BaseError } from "../errors/base.ts";
 import { UsageError } from "../errors/usage.ts";
 import { toJson } from "../messages/json.ts";
-import { KeystoreError } from "../wallet/keystore.ts";
-import { chainDeploy } from "./commands/chain.ts";
-import { jobInvoice, jobList, jobOptions, jobStatus, jobSubmit, jobVerify } from "./commands/job.ts";
-import { marketOffers, marketPrices, marketQuote } from "./commands/market.ts";
-import { providerApi } from "./commands/provider.ts";
-import type { CommandResult } from "./commands/types.ts";
-import { walletBalance, walletCreate, walletDeposit, walletFaucet } from "./commands/wallet.ts";
+import { chainContext } from "./chainContext.ts";
+import { buildProgram, type ExternalCommands, type Invocation } from "./program.ts";
 
-const HELP = `gridspot — GPU compute marketplace
+export type { ExternalCommands } from "./program.ts";
 
-Usage: gridspot <group> <command> [options]
+/** The package's version, for `--version`. */
+export const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
-  wallet   create | balance | faucet | deposit AMOUNT
-  job      submit [--gpus N] [--gpu-class C] [--cpus N] [--mem MiB] [--max-price-gpu-hour X]
-                  [--budget X] [--max-duration S] [--input FILE]... [--output GLOB]... [--explain] -- COMMAND [ARGS]
-           list | status ID | invoice ID [--csv] | verify ID
-  market   offers [--gpu-class C] | prices | quote --gpus N [--gpu-class C] [--cpus N] [--mem MiB]
-                  [--max-duration S] [--max-price-gpu-hour X]
-                  (all three: [--wait S] listen up to S seconds, default 3; [--min-offers N])
-  provider start --config FILE | status | redeem | reconcile [--check]
-  chain    deploy [--faucet]
+/** Exit codes (see the help's list). */
+export const EXIT = { ok: 0, error: 1, usage: 2, wallet: 4, pending: 8 } as const;
 
-Every command takes --json (one JSON document on stdout), --rpc-url URL, --data-dir DIR,
---deployments DIR, --bootstrap MULTIADDR. Keys: GRIDSPOT_PRIVATE_KEY (development) or an encrypted
-keystore opened with GRIDSPOT_PASSWORD. Spend caps and budget alerts: <data dir>/policy.json.
-Exit codes: 0 ok, 1 error (or a failed check), 2 usage, 4 wallet.`;
-
-/** Commands that live outside marketplace/ (the provider node), added by the executable. */
-export type ExtraCommands = Record<string, (argv: string[]) => Promise<CommandResult | undefined>>;
+/** Errors a person fixes in their wallet: no wallet, a wrong password, not enough GRID or gas. */
+const WALLET_ERRORS = new Set([
+  "KeystoreError",
+  "InsufficientFundsError",
+  "NoGasError",
+  "NotEnoughGridError",
+]);
 
 /** Runs one CLI invocation and returns its exit code. Printing happens only here. */
-export async function main(argv: string[], extra: ExtraCommands = {}): Promise<number> {
-  const [group, command, ...rest] = argv;
-  // Everything after `--` belongs to the job's command line, its own `--json` included.
+export async function main(argv: string[], external: ExternalCommands = {}): Promise<number> {
+  // Everything after `--` belongs to the job's command line (`job submit`), its own flags included.
   const end = argv.indexOf("--");
-  const json = (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+  const front = end === -1 ? argv : argv.slice(0, end);
+  const submitting = front.some((t, i) => t === "job" && front[i + 1] === "submit");
+  const json = front.includes("--json");
+  const invocation: Invocation = { jobCommand: submitting && end !== -1 ? argv.slice(end + 1) : [] };
+  let usageMessage: string | undefined;
+  const program = buildProgram(invocation, external, VERSION, {
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s) => {
+      usageMessage = s.replace(/^error: /, "").trim();
+    },
+  });
   try {
-    const own = extra[`${group} ${command ?? ""}`];
-    const result = own === undefined ? await dispatch(group, command, rest) : await own(rest);
-    if (result === undefined) return 0;
+    // A bare group (`gridspot wallet`), or nothing at all, prints its help like `--help`.
+    const bare = program.commands.find((c) => c.name() === front[0]);
+    if (front.length === 0) {
+      program.outputHelp();
+      return EXIT.ok;
+    }
+    if (bare !== undefined && front.length === 1) {
+      bare.outputHelp();
+      return EXIT.ok;
+    }
+    await program.parseAsync(submitting ? front : argv, { from: "user" });
+    const result = invocation.result;
+    if (result === undefined) return EXIT.ok;
     process.stdout.write(json ? `${toJson(result.json)}\n` : `${result.text}\n`);
-    return result.exitCode ?? 0;
-  } catch (error) {
-    const code = exitCodeOf(error);
-    // Usage mistakes get their message; a stack trace only for what we did not foresee.
-    const message =
-      error instanceof BaseError || isParseArgsError(error)
-        ? (error as Error).message
-        : error instanceof Error
-          ? (error.stack ?? error.message)
-          : String(error);
-    if (json)
-      process.stdout.write(
-        `${toJson({ error: { name: (error as Error).name, message: error instanceof BaseError ? error.shortMessage : String((error as Error).message) } })}\n`,
-      );
-    process.stderr.write(`gridspot: ${message}\n`);
-    return code;
-  }
-}
-
-async function dispatch(
-  group: string | undefined,
-  command: string | undefined,
-  rest: string[],
-): Promise<CommandResult | undefined> {
-  if (group === undefined || group === "help" || group === "--help" || group === "-h")
-    return { json: { help: HELP }, text: HELP };
-  const simple = () => jobOptions(rest).options;
-  switch (`${group} ${command ?? ""}`) {
-    case "wallet create":
-      return walletCreate(simple());
-    case "wallet balance":
-      return walletBalance(simple());
-    case "wallet faucet":
-      return walletFaucet(simple());
-    case "wallet deposit": {
-      const { options, positionals } = jobOptions(rest);
-      return walletDeposit(options, positionals[0]);
-    }
-    case "job submit":
-      return jobSubmit(rest);
-    case "job list":
-      return jobList(simple());
-    case "job status": {
-      const { options, positionals } = jobOptions(rest);
-      return jobStatus(options, positionals[0]);
-    }
-    case "job invoice":
-      return jobInvoice(rest);
-    case "job verify": {
-      const { options, positionals } = jobOptions(rest);
-      return jobVerify(options, positionals[0]);
-    }
-    case "market offers":
-      return marketOffers(rest);
-    case "market prices":
-      return marketPrices(rest);
-    case "market quote":
-      return marketQuote(rest);
-    case "provider status":
-      return providerApi("status", rest);
-    case "provider redeem":
-      return providerApi("redeem", rest);
-    case "chain deploy":
-      return chainDeploy(rest);
-    default:
-      throw new UsageError(`Unknown command "${[group, command].filter(Boolean).join(" ")}"`, {
-        details: HELP,
+    return result.exitCode ?? EXIT.ok;
+  } catch (caught) {
+    if (caught instanceof CommanderError) {
+      if (caught.code === "commander.helpDisplayed" || caught.code === "commander.version") return EXIT.ok;
+      // A group without its command, among other flags: its help went to stderr.
+      if (caught.code === "commander.help") return EXIT.usage;
+      const error = new UsageError(usageMessage ?? caught.message.replace(/^error: /, ""), {
+        metaMessages: [`See \`${["gridspot", ...knownWords(program, front), "--help"].join(" ")}\`.`],
       });
+      return report(error, json);
+    }
+    // Loaded only on this path: viem and the contracts' ABIs are large.
+    const { explainChainError } = await import("../chain/explainChainError.ts");
+    return report(explainChainError(caught, chainContext), json);
   }
 }
 
-function isParseArgsError(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code?.toString().startsWith("ERR_PARSE_ARGS") === true;
+/** The leading words of an argv that name a group and a command of the tree. */
+function knownWords(program: Command, argv: string[]): string[] {
+  const out: string[] = [];
+  let at: Command = program;
+  for (const t of argv) {
+    if (t.startsWith("-")) continue;
+    const next = at.commands.find((c) => c.name() === t);
+    if (next === undefined) break;
+    out.push(t);
+    at = next;
+  }
+  return out;
+}
+
+/** Writes an error in words (JSON on stdout too with --json) and returns its exit code. */
+function report(error: unknown, json: boolean): number {
+  const code = exitCodeOf(error);
+  const debug = process.env.GRIDSPOT_DEBUG === "1";
+  let message: string;
+  if (error instanceof BaseError) {
+    message = error.message;
+    if (debug && error.stack !== undefined) message += `\n${error.stack}`;
+  } else if (error instanceof Error) {
+    // Not foreseen: the message, and the stack trace only on request.
+    message = debug
+      ? (error.stack ?? error.message)
+      : `${error.message.split("\n")[0] ?? ""}\n\n(an unexpected error: GRIDSPOT_DEBUG=1 shows where it happened)`;
+  } else {
+    message = String(error);
+  }
+  if (json) {
+    process.stdout.write(
+      `${toJson({
+        error: {
+          name: error instanceof Error ? error.name : "Error",
+          message:
+            error instanceof BaseError
+              ? error.shortMessage
+              : error instanceof Error
+                ? error.message
+                : String(error),
+          ...(error instanceof BaseError && error.metaMessages.length > 0
+            ? { hints: error.metaMessages }
+            : {}),
+        },
+      })}\n`,
+    );
+  }
+  process.stderr.write(`gridspot: ${message}\n`);
+  return code;
 }
 
 function exitCodeOf(error: unknown): number {
-  if (error instanceof UsageError) return 2;
-  if (error instanceof KeystoreError || error instanceof InsufficientFundsError) return 4;
-  if (isParseArgsError(error)) return 2;
-  return 1;
+  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof BaseError && WALLET_ERRORS.has(error.name)) return EXIT.wallet;
+  return EXIT.error;
 }

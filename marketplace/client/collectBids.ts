@@ -7,6 +7,8 @@ import { type Bid, bid as bidSchema, type Decline, decline as declineSchema } fr
 import { type Envelope, envelope, openEnvelope, signEnvelope } from "../messages/envelope.ts";
 import type { JobOrder } from "../messages/order.ts";
 import { rateAboveMax } from "../order/rateAboveMax.ts";
+import { selfReportedMeters } from "../order/selfReportedMeters.ts";
+import { unboundedMeters } from "../order/unboundedMeters.ts";
 import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
@@ -22,11 +24,20 @@ import { rateCardKey } from "../rating/rateCardKey.ts";
 
 export type OpenBid = { bid: Bid; receivedMs: number; channel: FrameChannel };
 
+/** A signed bid the auction refused, and why (counted in the auction's explanation). */
+export type RefusedBid = {
+  provider: Address;
+  /** `unpriced-meter`: it prices a meter the order set no maximum for; `above-max`: above a maximum. */
+  reason: "unpriced-meter" | "above-max";
+  detail: string;
+};
+
 type Auction = {
   order: JobOrder;
   startedMs: number;
   bids: OpenBid[];
   declines: Decline[];
+  refused: RefusedBid[];
 };
 
 const bidStreamError = z.object({ type: z.literal("error"), code: z.string(), message: z.string() });
@@ -91,15 +102,26 @@ export function createBidCollector(components: {
       return channel.close();
     }
     const bid = opened.value;
-    if (
-      // A spot bid's rate may rise to its maxima: those must be within the order's.
-      rateAboveMax(
-        bid.pricing === "spot" ? (bid.maxRates ?? bid.rates) : bid.rates,
-        auction.order.maxRates,
-      ) !== undefined ||
-      !(await components.isActiveProvider(bid.provider))
-    ) {
-      logger.debug("bid refused", { provider: bid.provider });
+    // A spot bid's rate may rise to its maxima: those must be within the order's.
+    const card = bid.pricing === "spot" ? (bid.maxRates ?? bid.rates) : bid.rates;
+    const unbounded = unboundedMeters([...bid.rates, ...card], auction.order.maxRates);
+    const refusal: RefusedBid | undefined =
+      unbounded.length > 0
+        ? {
+            provider: bid.provider,
+            reason: "unpriced-meter",
+            detail: `prices ${[...new Set(unbounded)].join(", ")}, for which the order set no maximum`,
+          }
+        : rateAboveMax(card, auction.order.maxRates) !== undefined
+          ? { provider: bid.provider, reason: "above-max", detail: "a rate above the order's maximum" }
+          : undefined;
+    if (refusal !== undefined) {
+      logger.debug("bid refused", { ...refusal });
+      auction.refused.push(refusal);
+      return channel.close();
+    }
+    if (!(await components.isActiveProvider(bid.provider))) {
+      logger.debug("bid refused", { provider: bid.provider, reason: "not an active provider" });
       return channel.close();
     }
     auction.bids.push({ bid, receivedMs: Date.now() - auction.startedMs, channel });
@@ -115,13 +137,17 @@ export function createBidCollector(components: {
       await host.unhandle(BID_PROTOCOL);
     },
     open(order: JobOrder) {
-      auctions.set(order.orderId, { order, startedMs: Date.now(), bids: [], declines: [] });
+      auctions.set(order.orderId, { order, startedMs: Date.now(), bids: [], declines: [], refused: [] });
     },
     /** Closes the auction: what came in during the window. */
-    close(orderId: string): { bids: OpenBid[]; declines: Decline[] } {
+    close(orderId: string): { bids: OpenBid[]; declines: Decline[]; refused: RefusedBid[] } {
       const auction = auctions.get(orderId);
       auctions.delete(orderId);
-      return { bids: auction?.bids ?? [], declines: auction?.declines ?? [] };
+      return {
+        bids: auction?.bids ?? [],
+        declines: auction?.declines ?? [],
+        refused: auction?.refused ?? [],
+      };
     },
     /**
      * Accepts `winner`: sends the signed Accept, checks the provider's Agreement against the bid and
@@ -210,6 +236,9 @@ function checkAgreement(
   // Nor a minimum charge other than the one the bid announced.
   if ((a.minimumCharge ?? 0n) !== (bid.minimumCharge ?? 0n))
     return "a minimum charge the bid did not announce";
+  // Self-reported meters follow from the card (selfReportedMeters): a provider may not widen them.
+  if ((a.selfReported ?? []).join(",") !== selfReportedMeters(bid.rates).join(","))
+    return "self-reported meters other than the card's";
   if (a.granularity !== bid.granularity || a.receiptIntervalMs !== bid.receiptIntervalMs)
     return "receipt terms";
   return undefined;

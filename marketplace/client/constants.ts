@@ -1,3 +1,4 @@
+import { GIB_HOUR_MIB_MS } from "../rating/constants.ts";
 /** The spend policy file in the submitter's data dir. */
 export const SPEND_POLICY_FILE = "policy.json";
 
@@ -12,3 +13,15 @@ export const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /** How many of the latest accepted notes the burn rate is measured over. */
 export const BURN_RATE_WINDOW_NOTES = 6;
+
+/**
+ * The maxima an order carries for the time meters the submitter left open (`withDefaultMaxRates`):
+ * generous ceilings (100 GRID per GPU-hour, 10 GRID per core-hour, 10 GRID per GiB-hour), so that
+ * every meter a bid may price has a maximum the payer agreed to. Counted meters (egress, requests,
+ * tokens) get none: a bid pricing them needs the submitter's own maximum.
+ */
+export const DEFAULT_MAX_RATES = [
+  { meter: "gpu_ms", price: 100n * 10n ** 18n, per: 3_600_000n },
+  { meter: "cpu_core_ms", price: 10n * 10n ** 18n, per: 3_600_000n },
+  { meter: "mem_mib_ms", price: 10n * 10n ** 18n, per: GIB_HOUR_MIB_MS },
+] as const;

@@ -17,6 +17,7 @@ import { envelopeTopicValidator } from "../p2p/envelopeTopicValidator.ts";
 import { loadOrCreatePeerKey } from "../p2p/peerKey.ts";
 import type { Store } from "../store/openStore.ts";
 import { type BidCollector, createBidCollector } from "./collectBids.ts";
+import { settleOrphanedJobs } from "./settleOrphanedJobs.ts";
 import { readSpendPolicy, type SpendPolicy } from "./spendPolicy.ts";
 import { openSubmitterStore } from "./submitterStore.ts";
 
@@ -62,6 +63,10 @@ export async function createSubmitter(
     clients.chain.id,
   );
   const store = openSubmitterStore(join(settings.dataDir, "submitter.db"));
+  // Jobs a stopped CLI left `running` end as `lost`, their channels freed for the next job.
+  for (const jobId of settleOrphanedJobs(store)) {
+    logger.warn("a job whose CLI stopped before it ended is marked lost", { jobId });
+  }
   const isActiveProvider = createActiveProviderCheck({
     publicClient: clients.publicClient,
     registry: deployment.contracts.providerRegistry,

@@ -1,7 +1,10 @@
 import { type Address, parseEventLogs, parseSignature } from "viem";
+import { readChannel } from "../chain/actions/readChannel.ts";
+import { waitForSuccess } from "../chain/actions/waitForSuccess.ts";
 import { computeEscrowAbi, computeTokenAbi } from "../chain/artifacts.generated.ts";
 import type { WalletChainClients } from "../chain/clients.ts";
 import { permitTypedData } from "../chain/permit.ts";
+import { formatGrid } from "../cli/format.ts";
 import { BaseError } from "../errors/base.ts";
 import type { Store } from "../store/openStore.ts";
 import { claimChannel, openChannelsTo, upsertChannel } from "./submitterStore.ts";
@@ -30,28 +33,18 @@ export type EnsureChannelParameters = {
 export async function ensureChannel(clients: WalletChainClients, store: Store, p: EnsureChannelParameters) {
   const { publicClient, walletClient } = clients;
   const me = walletClient.account.address;
-  const wait = async (hash: `0x${string}`, what: string) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new BaseError(`${what} reverted`, { details: hash });
-    return receipt;
-  };
+  const wait = (hash: `0x${string}`, what: string) => waitForSuccess(publicClient, { hash, what });
   const chainNow = Number((await publicClient.getBlock()).timestamp);
 
   // Reuse an idle channel that outlives the job.
   for (const c of openChannelsTo(store, p.escrow, p.provider)) {
     if (c.busyJob !== null) continue;
-    const onChain = await publicClient.readContract({
-      address: p.escrow,
-      abi: computeEscrowAbi,
-      functionName: "getChannel",
-      args: [c.channelId],
-    });
-    if (onChain.status !== 1 || Number(onChain.deadline) < p.until || Number(onChain.expiry) <= chainNow)
-      continue;
+    const onChain = await readChannel(publicClient, { escrow: p.escrow, channelId: c.channelId });
+    if (onChain.status !== "open" || onChain.deadline < p.until || onChain.expiry <= chainNow) continue;
     const left = onChain.amount - c.signed;
     if (left < p.amount) {
       await deposit(p.amount - left);
-      p.onProgress?.(`topping up channel ${c.channelId} by ${p.amount - left}`);
+      p.onProgress?.(`topping up channel ${c.channelId} by ${formatGrid(p.amount - left)}`);
       await wait(
         await walletClient.writeContract({
           address: p.escrow,
@@ -112,9 +105,11 @@ export async function ensureChannel(clients: WalletChainClients, store: Store, p
     });
     if (balance < amount) {
       throw new InsufficientFundsError(
-        `The wallet holds ${balance} base units; ${amount} more are needed in the escrow`,
+        `Not enough GRID: the job needs ${formatGrid(amount)} more in the escrow, and the wallet holds ${formatGrid(balance)}.`,
         {
-          details: "Fund the wallet (`gridspot wallet faucet` on a testnet) or lower --budget.",
+          metaMessages: [
+            "Fund the wallet (`gridspot wallet faucet` on a dev chain or testnet) or lower --budget.",
+          ],
         },
       );
     }
@@ -144,7 +139,7 @@ export async function ensureChannel(clients: WalletChainClients, store: Store, p
       }),
     });
     const { r, s, v, yParity } = parseSignature(signature);
-    p.onProgress?.(`depositing ${amount} into the escrow`);
+    p.onProgress?.(`depositing ${formatGrid(amount)} into the escrow`);
     await wait(
       await walletClient.writeContract({
         address: p.escrow,

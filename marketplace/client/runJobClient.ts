@@ -1,19 +1,30 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { mkdir, open, realpath } from "node:fs/promises";
+import { join } from "node:path";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LocalAccount } from "viem";
 import { signVoucher } from "../chain/voucher.ts";
 import { BaseError } from "../errors/base.ts";
+import { TransferError } from "../errors/transfer.ts";
 import type { Agreement } from "../messages/agreement.ts";
 import { type Envelope, openEnvelope, signEnvelope } from "../messages/envelope.ts";
-import { type JobEndStatus, type JobSpec, providerFrame } from "../messages/job.ts";
+import {
+  type DroppedOutput,
+  type JobEndReason,
+  type JobEndStatus,
+  type JobSpec,
+  providerFrame,
+} from "../messages/job.ts";
+import type { MaxUsage } from "../messages/order.ts";
 import { type DebitNote, debitNote } from "../messages/receipt.ts";
 import { JOB_PROTOCOL, MAX_JOB_FRAME_BYTES } from "../p2p/constants.ts";
 import type { GridspotHost } from "../p2p/createHost.ts";
-import { frameChannel } from "../p2p/frames.ts";
+import { FrameError, frameChannel } from "../p2p/frames.ts";
 import { verifyDebitNote } from "../receipt/verifyDebitNote.ts";
 import type { Store } from "../store/openStore.ts";
+import { createFileReceiver, type FileReceiver } from "../transfer/createFileReceiver.ts";
+import type { LocalFile } from "../transfer/localInputManifest.ts";
+import { sendFiles, type TransferProgress } from "../transfer/sendFiles.ts";
 import type { BudgetAlerts } from "./budgetAlerts.ts";
 import { SpendCapError, type SpendCaps } from "./spendCapRefusal.ts";
 import { insertNoteRecord, recordSignedVoucher, updateSubmitterJob } from "./submitterStore.ts";
@@ -28,6 +39,8 @@ export type JobEvents = {
   onStatus?: (status: string, reason: string) => void;
   /** A budget alert or a failed alert delivery, as one line (the CLI writes it to stderr). */
   onAlert?: (message: string) => void;
+  /** Input bytes sent or output bytes received so far, after each chunk. */
+  onTransfer?: (direction: "inputs" | "outputs", progress: TransferProgress) => void;
 };
 
 export type RunJobClientParameters = {
@@ -41,8 +54,11 @@ export type RunJobClientParameters = {
   channelId: bigint;
   channelBase: bigint;
   budget: bigint;
+  /** The order's ceilings on counted meters: no note above them is signed. */
+  maxUsage?: MaxUsage | undefined;
   spec: JobSpec;
-  inputs: { path: string; data: Uint8Array }[];
+  /** The inputs' manifest (`localInputManifest`): signed in the start, then sent from disk. */
+  inputs: readonly LocalFile[];
   outputDir: string;
   events?: JobEvents;
   signal?: AbortSignal;
@@ -56,17 +72,30 @@ export type JobResult = {
   status: JobEndStatus | "lost";
   exitCode: number | null;
   reason: string;
+  /** Why it ended, as the provider's code (`exit`, `timeout`, `oom`, `pids`, `disk-quota`, …). */
+  reasonCode?: JobEndReason;
+  /** The running time billed, by the provider's clock (epoch ms). */
+  startedAt?: number;
+  endedAt?: number;
+  /** `docker` or `process`, and the image digest that ran (container jobs). */
+  runtime?: string;
+  imageDigest?: string;
   amount: bigint;
   usage: Record<string, bigint>;
   notes: number;
   vouchers: { cumulativeAmount: bigint; noteSeq: number }[];
+  /** Where each output file that arrived (and matched its sha256) was written. */
   outputs: string[];
+  /** Output files matched but not delivered, with the reason: the provider's and ours. */
+  dropped: DroppedOutput[];
 };
 
 /**
- * The submitter's side of `/gridspot/job/1.0.0`: sends the signed start, shows the logs, checks every
- * debit note and signs the voucher for it (stored before it is sent), refuses a note that fails a
- * check, and writes the outputs under `outputDir/<jobId>/`.
+ * The submitter's side of `/gridspot/job/1.0.0`: sends the signed start (the inputs' manifest), the
+ * inputs from disk once the provider asks for them, shows the logs, checks every debit note and signs
+ * the voucher for it (stored before it is sent), refuses a note that fails a check, and writes the
+ * outputs under `outputDir/<jobId>/` as they stream in, folders kept, each checked against its
+ * sha256; a file that cannot be written there or does not match is dropped and named.
  */
 export async function runJobClient(p: RunJobClientParameters): Promise<JobResult> {
   const { host, store, account, chainId, agreement } = p;
@@ -87,7 +116,12 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
       channelId: p.channelId,
       channelBase: p.channelBase,
       spec: p.spec,
-      inputs: p.inputs.map((f) => ({ path: f.path, data: Buffer.from(f.data).toString("base64") })),
+      inputs: p.inputs.map((f) => ({
+        path: f.path,
+        size: f.size,
+        sha256: f.sha256,
+        ...(f.executable === true ? { executable: true } : {}),
+      })),
     },
   });
   await channel.write({ type: "start", start, agreement: p.signatures });
@@ -108,22 +142,113 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
     notes: 0,
     vouchers: [],
     outputs: [],
+    dropped: [],
   };
+  // Inputs go up while the frames are read, so a refusal mid-upload is heard at once; every chunk
+  // sent counts as activity for the idle timeout. Outputs are written as their chunks come.
+  const uploadStop = new AbortController();
+  let upload: Promise<void> | undefined;
+  let uploadError: Error | undefined;
+  let activity: (() => void) | undefined;
+  let outputs: FileReceiver | undefined;
   let startedAt = Date.now();
   let previous: DebitNote | undefined;
+  let budgetSigned = false;
+  /**
+   * Signs, records and sends a voucher for exactly the budget against note `noteSeq` (which asked for
+   * more); false when the spend caps refuse it.
+   */
+  const signBudget = async (noteSeq: number): Promise<boolean> => {
+    const voucher = { channelId: p.channelId, cumulativeAmount: p.channelBase + p.budget };
+    const signature = await signVoucher(account, { chainId, escrow: agreement.escrow, voucher });
+    try {
+      recordSignedVoucher(
+        store,
+        { channelId: p.channelId, cumulative: voucher.cumulativeAmount, signature, jobId, noteSeq },
+        p.caps,
+      );
+    } catch (error) {
+      if (error instanceof SpendCapError) return false;
+      throw error;
+    }
+    result.amount = p.budget;
+    result.vouchers.push({ cumulativeAmount: voucher.cumulativeAmount, noteSeq });
+    updateSubmitterJob(store, jobId, { amount: p.budget });
+    p.alerts?.observe({
+      jobId,
+      provider: agreement.provider,
+      channelId: p.channelId,
+      budget: p.budget,
+      amount: p.budget,
+      signed: true,
+    });
+    await channel.write({ type: "voucher", jobId, noteSeq, voucher: { ...voucher, signature } });
+    return true;
+  };
   const toleranceMs = agreement.receiptIntervalMs + 2_000;
   const idleTimeoutMs = Math.max(30_000, 4 * agreement.receiptIntervalMs * (agreement.graceIntervals + 1));
   try {
     for (;;) {
       // A provider sends a note every receipt interval: silence far beyond that means it is gone.
-      const frame = await channel.read(providerFrame, { signal: AbortSignal.timeout(idleTimeoutMs) });
+      // While the inputs go up it says nothing; each chunk sent restarts the clock.
+      const idle = idleSignal(idleTimeoutMs);
+      activity = idle.touch;
+      const frame = await channel.read(providerFrame, { signal: idle.signal }).finally(() => {
+        idle.clear();
+        activity = undefined;
+      });
       if (frame.type === "error")
         throw new JobRefusedError(`The provider refused the job: ${frame.code}`, { details: frame.message });
-      if (frame.type === "started") startedAt = Date.now();
-      else if (frame.type === "log") p.events?.onLog?.(frame.stream, Buffer.from(frame.data, "base64"));
+      if (frame.type === "send-inputs" && upload === undefined) {
+        upload = sendFiles(channel, {
+          files: p.inputs.map((f) => ({ path: f.path, size: f.size, open: () => openInput(f) })),
+          frames: { chunk: "input-chunk", done: "inputs-done" },
+          onProgress: (progress) => {
+            activity?.();
+            p.events?.onTransfer?.("inputs", progress);
+          },
+          signal: p.signal === undefined ? uploadStop.signal : AbortSignal.any([uploadStop.signal, p.signal]),
+        }).then(
+          () => {},
+          (error: Error) => {
+            if (uploadStop.signal.aborted || p.signal?.aborted === true) return;
+            uploadError = error;
+            // A stream that failed shows in the reads; a file that could not be read ends the job here.
+            if (!(error instanceof FrameError)) channel.abort(error);
+          },
+        );
+      } else if (frame.type === "outputs") {
+        const root = join(p.outputDir, jobId);
+        await mkdir(root, { recursive: true });
+        result.dropped.push(...frame.dropped);
+        outputs = await createFileReceiver({
+          root: await realpath(root),
+          files: frame.files,
+          strict: false,
+          what: "output",
+          onProgress: (progress) => p.events?.onTransfer?.("outputs", progress),
+        });
+      } else if (frame.type === "output-chunk") {
+        if (outputs === undefined)
+          throw new TransferError("chunk-order", "an output chunk before the outputs");
+        await outputs.chunk(frame);
+      } else if (frame.type === "outputs-done" && outputs !== undefined) {
+        const received = await outputs.finish();
+        outputs = undefined;
+        result.outputs = received.files.map((f) => f.target);
+        result.dropped.push(...received.failed.map(({ path, reason, size }) => ({ path, reason, size })));
+      } else if (frame.type === "started") {
+        startedAt = Date.now();
+        result.startedAt = frame.startedAt;
+        if (frame.runtime !== undefined) result.runtime = frame.runtime;
+        if (frame.imageDigest !== undefined) result.imageDigest = frame.imageDigest;
+        updateSubmitterJob(store, jobId, {
+          startedAt: frame.startedAt,
+          ...(frame.runtime === undefined ? {} : { runtime: frame.runtime }),
+          ...(frame.imageDigest === undefined ? {} : { imageDigest: frame.imageDigest }),
+        });
+      } else if (frame.type === "log") p.events?.onLog?.(frame.stream, Buffer.from(frame.data, "base64"));
       else if (frame.type === "status") p.events?.onStatus?.(frame.status, frame.reason);
-      else if (frame.type === "outputs")
-        result.outputs = await writeOutputs(join(p.outputDir, jobId), frame.files);
       else if (frame.type === "note") {
         const opened = await openEnvelope(frame.note, {
           chainId,
@@ -150,6 +275,7 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
           elapsedMs: Date.now() - startedAt,
           budget: p.budget,
           toleranceMs,
+          maxUsage: p.maxUsage ?? {},
         });
         const record = (verdict: string) =>
           insertNoteRecord(store, {
@@ -190,6 +316,16 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
         p.events?.onNote?.(note, refusal ?? "accepted");
         const observed = { jobId, provider: agreement.provider, channelId: p.channelId, budget: p.budget };
         if (refusal !== undefined || signature === undefined) {
+          // At the budget: the provider is paid exactly the budget for this note's work (no unpaid
+          // interval), and the job stops. Only a note that is right in every other way gets this.
+          const signedSoFar = previous?.jobAmount ?? 0n;
+          if (!check.ok && check.overBudget === true && !budgetSigned && p.budget > signedSoFar) {
+            budgetSigned = await signBudget(note.seq);
+          }
+          if (budgetSigned) {
+            await channel.write({ type: "cancel", jobId, reason: "budget reached: paid exactly the budget" });
+            continue;
+          }
           if (!check.ok && check.overBudget === true)
             p.alerts?.observe({ ...observed, amount: note.jobAmount, signed: false });
           await channel.write({ type: "refuse", jobId, noteSeq: note.seq, reason: refusal ?? "refused" });
@@ -215,28 +351,41 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
         result.status = frame.status;
         result.exitCode = frame.exitCode;
         result.reason = frame.reason;
+        if (frame.reasonCode !== undefined) result.reasonCode = frame.reasonCode;
+        if (frame.startedAt !== undefined) result.startedAt = frame.startedAt;
+        if (frame.endedAt !== undefined) result.endedAt = frame.endedAt;
         break;
       }
     }
   } catch (error) {
     if (error instanceof JobRefusedError) throw error;
+    // An input that could not be read here is our problem, not a lost provider.
+    if (uploadError !== undefined && !(uploadError instanceof FrameError)) throw uploadError;
     result.reason = `lost the provider: ${(error as Error).message.split("\n")[0]}`;
   } finally {
+    uploadStop.abort();
+    await upload;
+    await outputs?.abort();
     await channel.close();
   }
   return result;
 }
 
-/** Writes output files under `dir`, refusing any path that would land outside it. */
-async function writeOutputs(dir: string, files: { path: string; data: string }[]): Promise<string[]> {
-  const root = resolve(dir);
-  const written: string[] = [];
-  for (const file of files) {
-    const target = resolve(root, file.path);
-    if (!target.startsWith(root + sep)) continue;
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, Buffer.from(file.data, "base64"));
-    written.push(target);
-  }
-  return written;
+/** An abort signal that fires `ms` after the last `touch()` (the first is at creation). */
+function idleSignal(ms: number) {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new Error(`nothing from the provider for ${ms} ms`)), ms);
+  };
+  touch();
+  return { signal: controller.signal, touch, clear: () => clearTimeout(timer) };
+}
+
+/** An input file opened for sending: the file the manifest was made from, or a clear error. */
+async function openInput(file: LocalFile) {
+  return open(file.source, "r").catch((error: Error) => {
+    throw new TransferError("read-failed", `Cannot read the input ${file.source}`, { cause: error });
+  });
 }

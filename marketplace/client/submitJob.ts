@@ -5,12 +5,14 @@ import { BaseError } from "../errors/base.ts";
 import type { Decline } from "../messages/bid.ts";
 import { signEnvelope } from "../messages/envelope.ts";
 import type { JobSpec } from "../messages/job.ts";
-import type { JobOrder, Requirements } from "../messages/order.ts";
+import type { JobOrder, MaxUsage, Requirements } from "../messages/order.ts";
 import type { Rate } from "../messages/primitives.ts";
 import { estimateCost } from "../order/estimateCost.ts";
 import { type DeclineSummary, summarizeDeclines } from "../order/explainDeclines.ts";
 import { scoreBids } from "../order/scoreBids.ts";
 import { ORDER_TTL_S, ORDERS_TOPIC } from "../p2p/constants.ts";
+import { channelMinimum } from "../receipt/channelMinimum.ts";
+import type { LocalFile } from "../transfer/localInputManifest.ts";
 import { createBudgetAlerts } from "./budgetAlerts.ts";
 import { SPEND_POLICY_FILE } from "./constants.ts";
 import type { Submitter } from "./createSubmitter.ts";
@@ -19,6 +21,7 @@ import { type JobEvents, type JobResult, runJobClient } from "./runJobClient.ts"
 import { signedSince, startOfUtcDay } from "./signedSince.ts";
 import { SpendCapError } from "./spendCapRefusal.ts";
 import { claimChannel, insertSubmitterJob, updateSubmitterJob } from "./submitterStore.ts";
+import { withDefaultMaxRates } from "./withDefaultMaxRates.ts";
 
 export class NoBidsError extends BaseError {
   override name = "NoBidsError";
@@ -26,11 +29,17 @@ export class NoBidsError extends BaseError {
 
 export type SubmitJobParameters = {
   requirements: Requirements;
+  /** Maxima per meter; time meters left out get DEFAULT_MAX_RATES (see `withDefaultMaxRates`). */
   maxRates: Rate[];
+  /** Ceilings on the counted meters (egress bytes, requests, tokens); none may be billed without one. */
+  maxUsage?: MaxUsage | undefined;
   /** The most the job may cost, in base units; defaults to the winning bid's price for the maximum duration. */
   budget?: bigint | undefined;
+  /** How long the job is expected to run: bids are ranked by their cost for it (default the maximum). */
+  expectedDurationMs?: bigint | undefined;
   spec: JobSpec;
-  inputs: { path: string; data: Uint8Array }[];
+  /** The inputs' manifest (`localInputManifest` of the local files and folders): sent from disk. */
+  inputs: readonly LocalFile[];
   outputDir: string;
   bidWindowMs: number;
   explain: boolean;
@@ -87,7 +96,10 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     peerId: host.peerId.toString(),
     addrs: host.getMultiaddrs().map((a) => a.toString()),
     requirements: p.requirements,
-    maxRates: p.maxRates,
+    // The spec's image goes in the order too, so that providers whose policy refuses it decline.
+    ...(p.spec.image === undefined ? {} : { image: p.spec.image }),
+    maxRates: withDefaultMaxRates(p.maxRates),
+    ...(p.maxUsage === undefined ? {} : { maxUsage: p.maxUsage }),
     bidWindowMs: p.bidWindowMs,
     explain: p.explain,
   };
@@ -110,9 +122,15 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
   await host.services.pubsub.publish(ORDERS_TOPIC, new TextEncoder().encode(JSON.stringify(signed)));
   progress(`order ${order.orderId} published; collecting bids for ${p.bidWindowMs} ms`);
   await sleep(p.bidWindowMs);
-  const { bids: received, declines } = bids.close(order.orderId);
+  const { bids: received, declines, refused } = bids.close(order.orderId);
   await Promise.race([reputationRead, sleep(REPUTATION_WAIT_MS)]);
-  const ranked = scoreBids(received, p.requirements, (provider) => submitter.reputation.of(provider).score);
+  const ranked = scoreBids(
+    received,
+    p.requirements,
+    (provider) => submitter.reputation.of(provider).score,
+    p.maxUsage,
+    p.expectedDurationMs,
+  );
   const openBids = new Map(received.map((b) => [b.bid, b]));
 
   const jobId = newId();
@@ -143,7 +161,7 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     const open = openBids.get(other.bid);
     if (i !== winnerIndex && open !== undefined) await bids.pass(order, open);
   }
-  const explanation = summarizeDeclines({ bids: received.length, declines, backedOut, failed });
+  const explanation = summarizeDeclines({ bids: received.length, declines, backedOut, failed, refused });
   if (p.explain || accepted === undefined) progress(explanation.text);
   if (accepted === undefined) {
     throw new NoBidsError(`No provider took order ${order.orderId}: ${explanation.text}`);
@@ -154,9 +172,15 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     `accepted ${agreement.provider} (${agreement.gpuClass ?? "cpu only"}) among ${received.length} bid(s)`,
   );
 
-  // The default budget covers the whole maximum duration, and at least the agreed minimum charge.
-  const estimate = estimateCost(agreement.rates, p.requirements, BigInt(p.requirements.maxDurationS) * 1000n);
-  const minimum = agreement.minimumCharge ?? 0n;
+  // The default budget covers the whole maximum duration, and at least what the provider needs on
+  // the channel to start (the minimum charge plus two receipt intervals at the agreed maxima).
+  const estimate = estimateCost(
+    agreement.rates,
+    p.requirements,
+    BigInt(p.requirements.maxDurationS) * 1000n,
+    p.maxUsage,
+  );
+  const minimum = channelMinimum(agreement);
   const budget = p.budget ?? (estimate > minimum ? estimate : minimum);
   const { channelId, base } = await ensureChannel(clients, store, {
     token: deployment.contracts.computeToken,
@@ -196,6 +220,7 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
       channelId,
       channelBase: base,
       budget,
+      ...(p.maxUsage === undefined ? {} : { maxUsage: p.maxUsage }),
       spec: p.spec,
       inputs: p.inputs,
       outputDir: p.outputDir,
@@ -222,7 +247,8 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     status: result.status,
     exitCode: result.exitCode,
     reason: result.reason,
-    endedAt: Date.now(),
+    endedAt: result.endedAt ?? Date.now(),
+    ...(result.reasonCode === undefined ? {} : { reasonCode: result.reasonCode }),
   });
 
   const last = result.vouchers.at(-1);

@@ -2,6 +2,7 @@ import { BaseError } from "../errors/base.ts";
 import type { Migration } from "../store/migration.ts";
 import { openStore, type Store } from "../store/openStore.ts";
 import { withTransaction } from "../store/withTransaction.ts";
+import { currentOwner } from "./processOwner.ts";
 import { SpendCapError, type SpendCaps, spendCapRefusal } from "./spendCapRefusal.ts";
 
 /**
@@ -72,6 +73,27 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (job_id, threshold)
       ) STRICT;
       CREATE INDEX vouchers_by_signed_at ON vouchers (signed_at);
+    `,
+  },
+  {
+    version: 3,
+    name: "how each job ran",
+    // As the provider reported it: when the job's first process started (with ended_at, the running
+    // time billed), the runtime and image digest that ran it, and why it ended as a code.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN started_at INTEGER;
+      ALTER TABLE jobs ADD COLUMN runtime TEXT;
+      ALTER TABLE jobs ADD COLUMN image_digest TEXT;
+      ALTER TABLE jobs ADD COLUMN reason_code TEXT;
+    `,
+  },
+  {
+    version: 4,
+    name: "the CLI process that runs each job",
+    // `pid:starttime` of the process running the job: a job whose process is gone is settled as
+    // `lost` and its channel freed (settleOrphanedJobs) instead of staying `running` forever.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
     `,
   },
 ];
@@ -173,8 +195,16 @@ export type SubmitterJob = {
   amount: bigint;
   usage: Record<string, string>;
   createdAt: number;
+  /** When the job's first process started (the provider's clock), once it has. */
+  startedAt: number | null;
   endedAt: number | null;
   redeemTx: string | null;
+  /** `docker` or `process`. */
+  runtime: string | null;
+  /** The image that ran (repo digest or image ID). */
+  imageDigest: string | null;
+  /** Why it ended, as a code (see JOB_END_REASONS). */
+  reasonCode: string | null;
 };
 
 type JobRow = {
@@ -191,8 +221,12 @@ type JobRow = {
   amount: string;
   usage: string;
   created_at: number;
+  started_at: number | null;
   ended_at: number | null;
   redeem_tx: string | null;
+  runtime: string | null;
+  image_digest: string | null;
+  reason_code: string | null;
 };
 
 const toJob = (r: JobRow): SubmitterJob => ({
@@ -209,8 +243,12 @@ const toJob = (r: JobRow): SubmitterJob => ({
   amount: BigInt(r.amount),
   usage: JSON.parse(r.usage) as Record<string, string>,
   createdAt: r.created_at,
+  startedAt: r.started_at,
   endedAt: r.ended_at,
   redeemTx: r.redeem_tx,
+  runtime: r.runtime,
+  imageDigest: r.image_digest,
+  reasonCode: r.reason_code,
 });
 
 export function insertSubmitterJob(
@@ -222,8 +260,8 @@ export function insertSubmitterJob(
 ): void {
   store.db
     .prepare(
-      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?)`,
+      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?, ?)`,
     )
     .run(
       job.jobId,
@@ -234,6 +272,7 @@ export function insertSubmitterJob(
       job.spec,
       job.budget.toString(),
       job.createdAt,
+      currentOwner(),
     );
 }
 
@@ -241,7 +280,20 @@ export function updateSubmitterJob(
   store: Store,
   jobId: string,
   fields: Partial<
-    Pick<SubmitterJob, "status" | "exitCode" | "reason" | "amount" | "usage" | "endedAt" | "redeemTx">
+    Pick<
+      SubmitterJob,
+      | "status"
+      | "exitCode"
+      | "reason"
+      | "amount"
+      | "usage"
+      | "startedAt"
+      | "endedAt"
+      | "redeemTx"
+      | "runtime"
+      | "imageDigest"
+      | "reasonCode"
+    >
   >,
 ): void {
   const sets: string[] = [];
@@ -255,7 +307,11 @@ export function updateSubmitterJob(
   if (fields.reason !== undefined) add("reason", fields.reason);
   if (fields.amount !== undefined) add("amount", fields.amount.toString());
   if (fields.usage !== undefined) add("usage", JSON.stringify(fields.usage));
+  if (fields.startedAt !== undefined) add("started_at", fields.startedAt);
   if (fields.endedAt !== undefined) add("ended_at", fields.endedAt);
+  if (fields.runtime !== undefined) add("runtime", fields.runtime);
+  if (fields.imageDigest !== undefined) add("image_digest", fields.imageDigest);
+  if (fields.reasonCode !== undefined) add("reason_code", fields.reasonCode);
   if (fields.redeemTx !== undefined) add("redeem_tx", fields.redeemTx);
   if (sets.length === 0) return;
   store.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ?`).run(...values, jobId);

@@ -1,8 +1,8 @@
-import { computeEscrowAbi } from "../chain/artifacts.generated.ts";
+import { listRedemptions } from "../chain/actions/listRedemptions.ts";
+import { readChannel } from "../chain/actions/readChannel.ts";
 import { UsageError } from "../errors/usage.ts";
 import { type AuditCheck, auditJobReceipts } from "../receipt/auditJobReceipts.ts";
 import type { Submitter } from "./createSubmitter.ts";
-import { listRedemptions } from "./listRedemptions.ts";
 import { storedAgreement } from "./storedAgreement.ts";
 import { getSubmitterJob, listJobVouchers, listNoteRecords } from "./submitterStore.ts";
 
@@ -40,11 +40,9 @@ export async function verifyJob(submitter: Submitter, jobId: string): Promise<Ve
       problems.push(
         `the agreement names escrow ${agreement.escrow}, the deployment ${deployment.contracts.computeEscrow}`,
       );
-    const channel = await clients.publicClient.readContract({
-      address: deployment.contracts.computeEscrow,
-      abi: computeEscrowAbi,
-      functionName: "getChannel",
-      args: [job.channelId],
+    const channel = await readChannel(clients.publicClient, {
+      escrow: deployment.contracts.computeEscrow,
+      channelId: job.channelId,
     });
     if (channel.payer !== account.address || channel.provider !== agreement.provider)
       problems.push(

@@ -6,6 +6,8 @@ export type BaseErrorParameters = {
   metaMessages?: readonly string[] | undefined;
   /** The error this one wraps. */
   cause?: unknown;
+  /** Machine-readable specifics (the offending path, field, value…), for code that acts on them. */
+  facts?: Readonly<Record<string, unknown>> | undefined;
 };
 
 /**
@@ -18,6 +20,7 @@ export class BaseError extends Error {
   readonly shortMessage: string;
   readonly details: string | undefined;
   readonly metaMessages: readonly string[];
+  readonly facts: Readonly<Record<string, unknown>>;
 
   constructor(shortMessage: string, parameters: BaseErrorParameters = {}) {
     const details =
@@ -36,6 +39,7 @@ export class BaseError extends Error {
     this.shortMessage = shortMessage;
     this.details = details;
     this.metaMessages = metaMessages;
+    this.facts = parameters.facts ?? {};
   }
 
   /** The innermost cause for which `predicate` holds (the deepest cause when none is given). */

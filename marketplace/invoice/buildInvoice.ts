@@ -1,7 +1,10 @@
 import type { Address, Hex } from "viem";
+import type { Rate as MessageRate, Pricing } from "../messages/primitives.ts";
 import type { DebitNote } from "../messages/receipt.ts";
+import { rateCardKey } from "../rating/rateCardKey.ts";
 import { rateUsage } from "../rating/rateUsage.ts";
 import type { Granularity, Rate } from "../rating/types.ts";
+import { priceNotes } from "../receipt/priceNotes.ts";
 import { InvoiceError } from "./errors.ts";
 import type { Invoice, InvoiceLine } from "./types.ts";
 
@@ -13,6 +16,10 @@ export type BuildInvoiceParameters = {
     granularity: Granularity;
     rates: readonly Rate[];
     minimumCharge?: bigint | undefined;
+    /** Default `fixed`. A spot invoice bills each price stretch at its own rate. */
+    pricing?: Pricing | undefined;
+    /** A spot agreement's maxima: every note's rates are checked against them when given. */
+    maxRates?: readonly MessageRate[] | undefined;
   };
   /** The job's signed debit notes, parsed (any order; one per seq). */
   notes: readonly DebitNote[];
@@ -21,16 +28,21 @@ export type BuildInvoiceParameters = {
 };
 
 /**
- * A job's invoice from its signed debit notes: the last note's cumulative usage rated with the
- * agreement's rate card (one line per flat meter or per band of a tiered one, plus a minimum-charge
- * line when the minimum applies, so the lines sum to the total), and the trace from the events each
- * note billed to the vouchers and their redeem transactions. Pure: the submitter's CLI and the
- * provider's API build the same invoice from the same notes.
- * @throws InvoiceError when the notes are for another job, mix channels, repeat a seq, or when the
- * last note's amount is not what its usage rates to.
+ * A job's invoice from its signed debit notes, every one priced by `priceNote` (the rule the
+ * provider and the payer use), so the invoice bills exactly what the last note asked for:
+ * - fixed: the last note's cumulative usage rated with the agreement's rate card, one line per flat
+ *   meter or per band of a tiered one;
+ * - spot: one line per meter per price stretch (consecutive notes at the same rates, `stretch`
+ *   naming the first and last note), each the usage billed in that stretch at its rate;
+ * plus a minimum-charge line when the minimum applies, so the lines always sum to the total; and the
+ * trace from the events each note billed to the vouchers and their redeem transactions. Pure: the
+ * submitter's CLI and the provider's API build the same invoice from the same notes.
+ * @throws InvoiceError when the notes are for another job, mix channels, repeat or skip a seq, or
+ * when a note's figures are not what its usage prices to.
  */
 export function buildInvoice(p: BuildInvoiceParameters): Invoice {
   const { agreement } = p;
+  const pricing = agreement.pricing ?? "fixed";
   const notes = [...p.notes].sort((a, b) => a.seq - b.seq);
   const last = notes.at(-1);
   for (const [i, note] of notes.entries()) {
@@ -39,24 +51,45 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
     if (note.channelId !== last?.channelId)
       throw new InvoiceError(`note ${note.seq} is on channel ${note.channelId}, not ${last?.channelId}`);
     if (i > 0 && notes[i - 1]?.seq === note.seq) throw new InvoiceError(`two notes with seq ${note.seq}`);
+    if (pricing === "spot" && i === 0 && note.seq !== 0)
+      throw new InvoiceError(`the notes start at ${note.seq}: a spot bill needs them all, from note 0`);
+    if (pricing === "spot" && i > 0 && notes[i - 1]?.seq !== note.seq - 1)
+      throw new InvoiceError(
+        `note ${note.seq} does not follow note ${notes[i - 1]?.seq}: a spot bill needs them all`,
+      );
   }
+  // The channel base is what the first note asks for above its own job amount.
+  const channelBase = notes[0] === undefined ? 0n : notes[0].channelCumulative - notes[0].jobAmount;
+  const chain = priceNotes({
+    agreement: {
+      pricing,
+      rates: agreement.rates as MessageRate[],
+      granularity: agreement.granularity,
+      minimumCharge: agreement.minimumCharge,
+      ...(agreement.maxRates === undefined ? {} : { maxRates: [...agreement.maxRates] }),
+    },
+    channelBase,
+    notes,
+  });
+  // Fixed: the last note sets the bill (each note is cumulative). Spot: every note adds to it.
+  const wrong =
+    pricing === "spot"
+      ? chain.notes.find((n) => n.problem !== undefined)
+      : [chain.notes.at(-1)].find((n) => n?.problem !== undefined);
+  if (wrong !== undefined)
+    throw new InvoiceError(`note ${wrong.note.seq}: ${wrong.problem} (priced with the agreed rate card)`);
+  const priced = chain.notes.at(-1)?.price;
 
   const totals: Record<string, bigint> = {};
   for (const u of last?.usage ?? []) totals[u.meter] = u.quantity;
-  const rated = rateUsage(totals, agreement.rates, agreement.granularity, {
-    minimumCharge: agreement.minimumCharge,
-  });
+  const rated = rateUsage(totals, agreement.rates, agreement.granularity);
   // No note, no bill: a minimum charge is owed only once the job was billed at all.
-  const total = last === undefined ? 0n : rated.total;
-  const minimumChargeApplied = last !== undefined && rated.minimumChargeApplied;
-  if (last !== undefined && last.jobAmount !== total) {
-    throw new InvoiceError(
-      `note ${last.seq} bills ${last.jobAmount} but its usage rates to ${total} with the agreed rate card`,
-    );
-  }
+  const total = priced?.jobAmount ?? 0n;
+  const subtotal = priced?.subtotal ?? 0n;
+  const minimumChargeApplied = priced?.minimumChargeApplied ?? false;
 
-  const lines: InvoiceLine[] = [];
-  for (const line of rated.lines) {
+  const lines: InvoiceLine[] = pricing === "spot" ? stretchLines(chain.notes) : [];
+  for (const line of pricing === "spot" ? [] : rated.lines) {
     const flat = { meter: line.meter, per: line.per };
     if (line.tiers === undefined) {
       lines.push({
@@ -85,7 +118,7 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
     }
   }
   if (minimumChargeApplied) {
-    const topUp = total - rated.subtotal;
+    const topUp = total - subtotal;
     lines.push({
       meter: "minimum_charge",
       tier: null,
@@ -105,7 +138,8 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
     channelId: last?.channelId ?? null,
     granularity: agreement.granularity,
     lines,
-    subtotal: last === undefined ? 0n : rated.subtotal,
+    pricing,
+    subtotal,
     minimumCharge: agreement.minimumCharge ?? null,
     minimumChargeApplied,
     total,
@@ -126,4 +160,41 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
         .map((v) => ({ cumulativeAmount: v.cumulativeAmount, noteSeq: v.noteSeq, redeemTx: v.redeemTx })),
     },
   };
+}
+
+/**
+ * Spot lines: notes in a row at the same rates make one stretch; each meter's stretch line sums the
+ * notes' increments (which telescope, so it is the meter's charge between the stretch's ends).
+ */
+function stretchLines(priced: ReturnType<typeof priceNotes>["notes"]): InvoiceLine[] {
+  const lines: InvoiceLine[] = [];
+  let key: string | undefined;
+  let current: InvoiceLine[] = [];
+  for (const { note, price } of priced) {
+    const k = rateCardKey(note.rates);
+    if (k !== key) {
+      key = k;
+      current = price.stretch.map((l) => ({
+        meter: l.meter,
+        tier: null,
+        upTo: null,
+        quantity: 0n,
+        billedQuantity: 0n,
+        price: l.price,
+        per: l.per,
+        amount: 0n,
+        floorFromTier: null,
+        stretch: { fromSeq: note.seq, toSeq: note.seq },
+      }));
+      lines.push(...current);
+    }
+    for (const [i, l] of price.stretch.entries()) {
+      const line = current[i] as InvoiceLine;
+      line.quantity += l.quantity;
+      line.billedQuantity += l.billedQuantity;
+      line.amount += l.amount;
+      if (line.stretch !== undefined) line.stretch.toSeq = note.seq;
+    }
+  }
+  return lines;
 }

@@ -23,6 +23,11 @@ export type InvoiceLine = {
   amount: bigint;
   /** Volume tiers: the lower band whose top-of-band charge sets the amount ("never less for more"). */
   floorFromTier: number | null;
+  /**
+   * Spot only: the notes (first and last seq) of the price stretch this line bills; its quantities
+   * are the usage billed in that stretch, not cumulative.
+   */
+  stretch?: { fromSeq: number; toSeq: number };
 };
 
 /** The audit trail from usage events to money: the notes that billed them and the vouchers that paid. */
@@ -37,6 +42,19 @@ export type InvoiceTrace = {
   vouchers: { cumulativeAmount: bigint; noteSeq: number; redeemTx: Hex | null }[];
 };
 
+/** How the job ran, as its provider reported it: what ran, where, for how long, and why it ended. */
+export type InvoiceRun = {
+  /** `docker` or `process`. */
+  runtime: string | null;
+  /** The image that ran (repo digest or image ID `sha256:…`); null for a plain command. */
+  imageDigest: string | null;
+  /** The running time billed, epoch ms: the first process's start to the end. */
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Why it ended (`exit`, `timeout`, `oom`, `pids`, `disk-quota`, …). */
+  reasonCode: string | null;
+};
+
 /** A job's invoice, built by `buildInvoice` from the signed notes, the vouchers and the rate card. */
 export type Invoice = {
   jobId: string;
@@ -44,6 +62,8 @@ export type Invoice = {
   /** Null only for a job that was never billed (no note). */
   channelId: bigint | null;
   granularity: Granularity;
+  /** `spot`: one line per meter per price stretch. */
+  pricing: "fixed" | "spot";
   lines: InvoiceLine[];
   /** Σ of the rated lines, before the minimum charge. */
   subtotal: bigint;
@@ -54,4 +74,6 @@ export type Invoice = {
   /** Usage the provider measured on meters the rate card does not price (shown, never billed). */
   unrated: { meter: string; quantity: bigint }[];
   trace: InvoiceTrace;
+  /** How the job ran; set by the side that knows it (the provider's API, the submitter's store). */
+  run?: InvoiceRun;
 };

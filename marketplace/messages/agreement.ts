@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { address, gpuClass, granularity, id, peerIdText, pricing, rate, uint } from "./primitives.ts";
+import { address, gpuClass, granularity, id, meter, peerIdText, pricing, rate, uint } from "./primitives.ts";
 
 /**
  * The terms both sides sign after an Accept. The provider holds the capacity for it until the job
@@ -29,6 +29,12 @@ export const agreement = z.object({
    * `rates` and `granularity`; absent means no minimum.
    */
   minimumCharge: uint.optional(),
+  /**
+   * Meters whose usage the provider takes from reports rather than its own measurement (the job's
+   * usage file, `POST /v1/usage`): `selfReportedMeters(rates)`. Usage reported for any other meter is
+   * refused; absent means none.
+   */
+  selfReported: z.array(meter).max(8).optional(),
   receiptIntervalMs: z.number().int().min(200).max(3_600_000),
   /** Receipt intervals without a voucher before the provider suspends the job. */
   graceIntervals: z.number().int().min(1).max(10),

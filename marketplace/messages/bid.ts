@@ -30,6 +30,8 @@ export const DECLINE_REASONS = [
   "duration",
   "price-above-max",
   "busy",
+  /** The image is refused by the provider's image policy, or its runtime cannot run (or needs) one. */
+  "image-not-allowed",
 ] as const;
 
 /** A provider's reason for not bidding, sent only when the order asks to `explain`. */

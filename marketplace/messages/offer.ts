@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { address, gpuClass, peerIdText, rate } from "./primitives.ts";
+import { address, gpuClass, granularity, peerIdText, rate, uint } from "./primitives.ts";
 
 /** GPUs of one class on a provider: how many, how many free now, and their memory. */
 export const gpuResource = z.object({
@@ -28,6 +28,10 @@ export const capacityOffer = z.object({
     .min(0)
     .max(1 << 30),
   rates: z.array(rate).min(1).max(32),
+  /** How the provider rounds time up when it bills (its bids carry the same); absent from older nodes. */
+  granularity: granularity.optional(),
+  /** The least a job is charged, in base units (its bids carry the same); absent when none. */
+  minimumCharge: uint.optional(),
   maxDurationS: z.number().int().positive(),
   seq: z.number().int().nonnegative(),
 });

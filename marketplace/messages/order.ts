@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { address, gpuClass, id, peerIdText, rate } from "./primitives.ts";
+import { address, gpuClass, id, imageRef, peerIdText, rate, uint } from "./primitives.ts";
 
 export const requirements = z.object({
   gpuClass: gpuClass.optional(),
@@ -19,6 +19,18 @@ export const requirements = z.object({
 });
 export type Requirements = z.infer<typeof requirements>;
 
+/**
+ * The most of each counted meter the job may bill in all (its ceiling: the payer signs no note above
+ * it). Time meters need none: their ceiling is the allocation × the time run. A bid that prices a
+ * counted meter is useless to an order without its maximum here: the payer could sign nothing.
+ */
+export const maxUsage = z.object({
+  egress_bytes: uint.optional(),
+  requests: uint.optional(),
+  tokens: uint.optional(),
+});
+export type MaxUsage = z.infer<typeof maxUsage>;
+
 /** Published on `/gridspot/orders/1` by a submitter; provider bid engines answer on `/gridspot/bid/1.0.0`. */
 export const jobOrder = z.object({
   orderId: id,
@@ -26,8 +38,18 @@ export const jobOrder = z.object({
   peerId: peerIdText,
   addrs: z.array(z.string().max(256)).max(16),
   requirements,
-  /** The most the submitter pays per meter; a bid above any of them is not made. */
+  /**
+   * The container image the job runs in; absent for a plain command (the process runtime). Providers
+   * whose image policy refuses it decline with `image-not-allowed`.
+   */
+  image: imageRef.optional(),
+  /**
+   * The most the submitter pays per meter; a bid above any of them is not made, and a bid that
+   * prices a meter not listed here is refused.
+   */
   maxRates: z.array(rate).max(16),
+  /** Ceilings on the counted meters (absent: none may be billed). */
+  maxUsage: maxUsage.optional(),
   bidWindowMs: z.number().int().min(100).max(60_000),
   /** Ask providers that do not bid to say why (Decline with a reason code). */
   explain: z.boolean(),

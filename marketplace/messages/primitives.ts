@@ -33,6 +33,18 @@ export const bytes32 = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes of hex") as z.ZodType<`0x${string}`>;
 
+/**
+ * A container image reference as Docker writes it: `[registry/]repo[:tag][@sha256:digest]`, or an
+ * image ID `sha256:<64 hex>`. Lowercase repository, at most 512 characters.
+ */
+export const imageRef = z
+  .string()
+  .max(512)
+  .regex(
+    /^(sha256:[0-9a-f]{64}|[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?)$/,
+    "expected an image reference like ghcr.io/acme/trainer:1.2 or repo@sha256:…",
+  );
+
 /** A libp2p peer id as text (base58btc multihash or CIDv1). */
 export const peerIdText = z
   .string()

@@ -17,7 +17,7 @@ export const debitNote = z.object({
   rates: z.array(rate).min(1).max(16),
   /**
    * What the usage costs before the agreement's minimum charge (`jobAmount = max(subtotal, minimum)`).
-   * Carried because a spot note's subtotal builds on the previous one (see rating/noteSubtotal.ts).
+   * Carried because a spot note's subtotal builds on the previous one (see receipt/priceNote.ts).
    */
   subtotal: uint.optional(),
   jobAmount: uint,

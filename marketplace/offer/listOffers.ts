@@ -1,4 +1,4 @@
-import type { Rate } from "../messages/primitives.ts";
+import type { Granularity, Rate } from "../messages/primitives.ts";
 import { HOUR_MS } from "../rating/constants.ts";
 import type { BookEntry } from "./offerBook.ts";
 
@@ -22,6 +22,10 @@ export type OfferRow = {
   cpuCoreHour: bigint | null;
   memGiBHour: bigint | null;
   maxDurationS: number;
+  /** How the provider rounds billed time up; `ms` when its offer does not say. */
+  granularity: Granularity;
+  /** The least a job is charged, base units; null when none. */
+  minimumCharge: bigint | null;
   /** Epoch ms when the offer arrived. */
   receivedAt: number;
   seq: number;
@@ -58,6 +62,8 @@ export function listOffers(
         HOUR_MS * MIB_PER_GIB,
       ),
       maxDurationS: offer.maxDurationS,
+      granularity: offer.granularity ?? "ms",
+      minimumCharge: offer.minimumCharge ?? null,
       receivedAt,
       seq: offer.seq,
     };

@@ -12,6 +12,11 @@ export type WaitForOffersParameters = {
   quietMs?: number;
   /** Return as soon as the book holds this many offers (instead of waiting for quiet). */
   minOffers?: number;
+  /**
+   * No early return for quiet before this moment (epoch ms), e.g. a while after the last peer
+   * connected: a provider met through another peer publishes its offer only once we joined.
+   */
+  busyUntil?: () => number;
   signal?: AbortSignal;
 };
 
@@ -30,7 +35,7 @@ export async function waitForOffers(book: OfferBook, p: WaitForOffersParameters)
       if (book.size >= p.minOffers) break;
     } else {
       const last = book.lastAddedAt;
-      if (last !== undefined && now - last >= quietMs) break;
+      if (last !== undefined && now - last >= quietMs && now >= (p.busyUntil?.() ?? 0)) break;
     }
     await sleep(Math.min(POLL_MS, Math.max(1, started + p.maxMs - now)));
   }

@@ -1,18 +1,40 @@
 import type { Address, PublicClient } from "viem";
 import { computeEscrowAbi } from "../chain/artifacts.generated.ts";
 
-/** What the chain says about one provider's past channels. */
+/** What the chain says about one provider's past channels, by value (dust and self-payment left out). */
 export type ProviderReputation = {
-  /** Vouchers redeemed on its channels: jobs that ran and were paid. */
+  /** Redemptions on its channels that paid at least REPUTATION_DUST: jobs that ran and were paid. */
   redeemed: number;
-  /** Its channels whose payer asked to close before the channel's expiry: a payer who gave up on it. */
+  /** Its channels of at least REPUTATION_DUST whose payer asked to close before expiry: a payer who gave up. */
   earlyCloses: number;
-  /** `redeemed − EARLY_CLOSE_WEIGHT × earlyCloses`: higher is better; 0 for a provider without history. */
+  /** Σ of what those redemptions paid (base units). */
+  redeemedValue: bigint;
+  /** Σ of those early-closed channels' amounts (base units). */
+  earlyClosedValue: bigint;
+  /**
+   * `Σ valueWeight(each redemption's amount) − EARLY_CLOSE_WEIGHT × Σ valueWeight(each early-closed
+   * channel's amount)`: higher is better; 0 for a provider without history.
+   */
   score: number;
 };
 
 /** An early close outweighs routine redemptions: it is the one complaint the chain records. */
 export const EARLY_CLOSE_WEIGHT = 5;
+/**
+ * Amounts below this count for nothing (0.001 GRID): a reputation bought with 1-wei channels and
+ * vouchers costs only gas, so it buys nothing.
+ */
+export const REPUTATION_DUST = 10n ** 15n;
+
+/**
+ * The points an amount earns: 0 below REPUTATION_DUST, else `1 + ⌊log2(amount / REPUTATION_DUST)⌋`
+ * (integer division first). Doubling the value adds one point, so value counts, yet no single payer
+ * can outweigh a history of many paid jobs; a sybil payer must pay at least the dust per point.
+ */
+export function valueWeight(amount: bigint): number {
+  if (amount < REPUTATION_DUST) return 0;
+  return (amount / REPUTATION_DUST).toString(2).length;
+}
 /** Blocks per log query: public RPC endpoints cap the range of one `eth_getLogs`. */
 export const REPUTATION_CHUNK_BLOCKS = 10_000n;
 
@@ -32,11 +54,23 @@ export type ReputationReader = {
   stop(): void;
 };
 
-type ChannelState = { provider: string; expiry: bigint; closedEarly: boolean };
+type ChannelState = {
+  provider: string;
+  expiry: bigint;
+  amount: bigint;
+  /** The cumulative amount redeemed so far: each Redeemed event's value is the rise. */
+  redeemed: bigint;
+  closedEarly: boolean;
+  /** A payer paying its own provider address: nothing on it counts. */
+  selfDealt: boolean;
+};
 
 /**
- * Reads the escrow's ChannelOpened, ChannelExtended, Redeemed and CloseRequested events from the
- * deployment block and tallies them per provider. The tally is kept for the session: each `read`
+ * Reads the escrow's ChannelOpened, ChannelFunded, ChannelExtended, Redeemed and CloseRequested
+ * events from the deployment block and tallies them per provider, by value: a redemption counts what
+ * it added to the channel's redeemed amount, an early close the channel's amount, each through
+ * `valueWeight` (nothing below REPUTATION_DUST); a channel whose payer is its provider counts for
+ * nothing. The tally is kept for the session: each `read`
  * scans only the blocks since the previous one, and concurrent reads share one scan. A payer's close
  * request is early when its deadline is before `expiry + challengePeriod` (the contract sets it to
  * `min(now, expiry) + challengePeriod`).
@@ -53,17 +87,26 @@ export function createReputationReader(components: ReputationComponents): Reputa
   const entry = (provider: string): ProviderReputation => {
     let r = tally.get(provider);
     if (r === undefined) {
-      r = { redeemed: 0, earlyCloses: 0, score: 0 };
+      r = empty();
       tally.set(provider, r);
     }
     return r;
   };
 
   // Kept current as events come in: a scan cut short still ranks by what it read.
-  function score(r: ProviderReputation, redeemed: number, earlyCloses: number): void {
-    r.redeemed += redeemed;
-    r.earlyCloses += earlyCloses;
-    r.score = r.redeemed - EARLY_CLOSE_WEIGHT * r.earlyCloses;
+  function redeemed(r: ProviderReputation, value: bigint): void {
+    const points = valueWeight(value);
+    if (points === 0) return;
+    r.redeemed += 1;
+    r.redeemedValue += value;
+    r.score += points;
+  }
+  function closedEarly(r: ProviderReputation, amount: bigint): void {
+    const points = valueWeight(amount);
+    if (points === 0) return;
+    r.earlyCloses += 1;
+    r.earlyClosedValue += amount;
+    r.score -= EARLY_CLOSE_WEIGHT * points;
   }
 
   async function scan(): Promise<Map<string, ProviderReputation>> {
@@ -96,14 +139,23 @@ export function createReputationReader(components: ReputationComponents): Reputa
     switch (log.eventName) {
       case "ChannelOpened":
         if (args.provider !== undefined && args.expiry !== undefined) {
+          const provider = args.provider.toLowerCase();
           channels.set(channelId, {
-            provider: args.provider.toLowerCase(),
+            provider,
             expiry: args.expiry,
+            amount: args.amount ?? 0n,
+            redeemed: 0n,
             closedEarly: false,
+            selfDealt: args.payer?.toLowerCase() === provider,
           });
-          entry(args.provider.toLowerCase());
+          entry(provider);
         }
         return;
+      case "ChannelFunded": {
+        const c = channels.get(channelId);
+        if (c !== undefined && args.total !== undefined) c.amount = args.total;
+        return;
+      }
       case "ChannelExtended": {
         const c = channels.get(channelId);
         if (c !== undefined && args.expiry !== undefined) c.expiry = args.expiry;
@@ -111,7 +163,11 @@ export function createReputationReader(components: ReputationComponents): Reputa
       }
       case "Redeemed": {
         const c = channels.get(channelId);
-        if (c !== undefined) score(entry(c.provider), 1, 0);
+        if (c === undefined || args.cumulativeAmount === undefined || args.cumulativeAmount <= c.redeemed)
+          return;
+        const value = args.cumulativeAmount - c.redeemed;
+        c.redeemed = args.cumulativeAmount;
+        if (!c.selfDealt) redeemed(entry(c.provider), value);
         return;
       }
       case "CloseRequested": {
@@ -119,7 +175,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
         if (c === undefined || c.closedEarly || args.deadline === undefined) return;
         if (args.deadline < c.expiry + period) {
           c.closedEarly = true;
-          score(entry(c.provider), 0, 1);
+          if (!c.selfDealt) closedEarly(entry(c.provider), c.amount);
         }
         return;
       }
@@ -136,7 +192,7 @@ export function createReputationReader(components: ReputationComponents): Reputa
       return inFlight;
     },
     of(provider) {
-      return tally.get(provider.toLowerCase()) ?? { redeemed: 0, earlyCloses: 0, score: 0 };
+      return tally.get(provider.toLowerCase()) ?? empty();
     },
     stop() {
       stopped = true;
@@ -149,8 +205,16 @@ type EscrowLog = {
   eventName: string;
   args: {
     channelId?: bigint;
+    payer?: Address;
     provider?: Address;
+    amount?: bigint;
+    total?: bigint;
+    cumulativeAmount?: bigint;
     expiry?: bigint;
     deadline?: bigint;
   };
 };
+
+function empty(): ProviderReputation {
+  return { redeemed: 0, earlyCloses: 0, redeemedValue: 0n, earlyClosedValue: 0n, score: 0 };
+}

@@ -14,11 +14,25 @@ export const MAX_GOSSIP_MESSAGE_BYTES = 16 * 1024;
 export const MAX_GOSSIP_RPC_BYTES = 256 * 1024;
 /** One frame on the bid stream. */
 export const MAX_BID_FRAME_BYTES = 32 * 1024;
-/** One frame on the job stream: the start frame carries the inputs, the outputs frame the outputs. */
+/**
+ * One frame on the job stream. The start frame carries the inputs' manifest and the outputs frame
+ * the outputs' (path, size and sha256 per file); file contents follow in chunk frames.
+ */
 export const MAX_JOB_FRAME_BYTES = 16 * 1024 * 1024;
-/** Total size of a job's inputs, and of the outputs sent back. */
-export const MAX_JOB_INPUT_BYTES = 8 * 1024 * 1024;
-export const MAX_JOB_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** Raw bytes of a file in one `input-chunk` or `output-chunk` frame (base64 in the frame). */
+export const JOB_CHUNK_BYTES = 1024 * 1024;
+/** Files in a job's inputs, and in the outputs sent back. */
+export const MAX_JOB_FILES = 4096;
+/** Characters in the path of an input or output file (relative to the work dir). */
+export const MAX_JOB_PATH_CHARS = 1024;
+/**
+ * Total size of a job's inputs, and of the outputs sent back, unless the provider's config says
+ * otherwise (`limits.maxInputBytes`, `limits.maxOutputBytes`).
+ */
+export const DEFAULT_MAX_JOB_INPUT_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_JOB_OUTPUT_BYTES = 1024 * 1024 * 1024;
+/** How long either side waits for the next frame of a file transfer before giving up on it. */
+export const JOB_TRANSFER_IDLE_TIMEOUT_MS = 60_000;
 /** A log frame carries at most this many bytes of a job's output stream. */
 export const MAX_LOG_CHUNK_BYTES = 32 * 1024;
 

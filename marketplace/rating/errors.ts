@@ -1,11 +1,10 @@
-/** Invalid input to a rating function: a bad rate, a negative quantity, an unknown granularity. */
-export class RatingError extends Error {
-  override name = "RatingError";
-  /** Machine-readable specifics (the offending meter, value…). */
-  readonly details: Readonly<Record<string, unknown>>;
+import { BaseError } from "../errors/base.ts";
 
-  constructor(message: string, details: Readonly<Record<string, unknown>> = {}) {
-    super(message);
-    this.details = details;
+/** Invalid input to a rating function: a bad rate, a negative quantity, an unknown granularity. */
+export class RatingError extends BaseError {
+  override name = "RatingError";
+
+  constructor(message: string, facts: Readonly<Record<string, unknown>> = {}, cause?: unknown) {
+    super(message, { facts, cause });
   }
 }

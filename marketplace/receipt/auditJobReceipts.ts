@@ -3,8 +3,7 @@ import { recoverVoucherSigner } from "../chain/voucher.ts";
 import { type Agreement, agreement as agreementSchema } from "../messages/agreement.ts";
 import { openEnvelope } from "../messages/envelope.ts";
 import { type DebitNote, debitNote } from "../messages/receipt.ts";
-import { rateCardKey } from "../rating/rateCardKey.ts";
-import { rateUsage } from "../rating/rateUsage.ts";
+import { priceNotes } from "./priceNotes.ts";
 
 /** One named check of a job's billing trail, with what was found. */
 export type AuditCheck = { name: string; ok: boolean; detail: string };
@@ -36,8 +35,9 @@ const SHOWN_PROBLEMS = 3;
 /**
  * Re-checks a job's whole billing trail from what was stored, trusting none of the stored figures:
  * the agreement's two signatures; every note envelope (signed by the agreement's provider, for this
- * chain, job and channel); every accepted note's amount recomputed from its usage and the agreed rate
- * card (tiers, granularity and minimum charge included) and its channel cumulative; seq continuity;
+ * chain, job and channel); every accepted note's amount recomputed with `priceNote` from its usage
+ * and the agreed rate card (tiers, granularity, minimum charge; spot rates within the agreed maxima)
+ * and its channel cumulative; seq continuity;
  * monotonic amounts and usage; each voucher signed by the payer for exactly its note's channel
  * cumulative, and a voucher for every accepted note. Envelope expiry is ignored: it bounds a
  * message's freshness in transit, not the validity of an audit record.
@@ -78,29 +78,13 @@ export async function auditJobReceipts(p: AuditJobReceiptsParameters): Promise<A
   const acceptedCount = p.notes.filter((n) => n.verdict === "accepted").length;
 
   // Arithmetic, from usage and the agreed rate card only.
-  const agreedCard = rateCardKey(agreement.rates);
-  const amountProblems: string[] = [];
-  for (const note of accepted) {
-    if (rateCardKey(note.rates) !== agreedCard) {
-      amountProblems.push(`note ${note.seq}: rates differ from the agreement`);
-      continue;
-    }
-    const totals = Object.fromEntries(note.usage.map((u) => [u.meter, u.quantity]));
-    const rated = rateUsage(totals, agreement.rates, agreement.granularity, {
-      minimumCharge: agreement.minimumCharge,
-    });
-    if (rated.total !== note.jobAmount)
-      amountProblems.push(`note ${note.seq}: bills ${note.jobAmount}, its usage rates to ${rated.total}`);
-    else if (note.channelCumulative !== p.channelBase + note.jobAmount)
-      amountProblems.push(
-        `note ${note.seq}: channel cumulative ${note.channelCumulative} is not ${p.channelBase} + ${note.jobAmount}`,
-      );
-  }
+  // Each accepted note priced by the one rule (spot notes on the one before), checked field by field.
+  const amountProblems = priceNotes({ agreement, channelBase: p.channelBase, notes: accepted }).problems;
   checks.push(
     summarize(
       "note amounts",
       amountProblems,
-      `${accepted.length} accepted note(s) recomputed exactly from usage and the agreed rates`,
+      `${accepted.length} accepted note(s) recomputed exactly from usage and the agreed rates (spot: each at its own rate, within the maxima)`,
     ),
   );
 

@@ -5,6 +5,7 @@ import type { Store } from "../../marketplace/store/openStore.ts";
 import type { ReconcileReport } from "../settle/reconcileTypes.ts";
 import { getJob, listJobs } from "../store/jobRecords.ts";
 import { jobVouchers, listNotes, receiptStats } from "../store/receiptRecords.ts";
+import { settlementStats } from "../store/redemptionQueue.ts";
 import { usageTotals } from "../store/usageTotals.ts";
 import { registerInvoiceRoute } from "./invoiceRoute.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -58,7 +59,10 @@ export function buildApp(components: ApiComponents): FastifyInstance {
     if (!ok) return reply.status(401).send({ error: "unauthorized", message: "admin token required" });
   };
 
-  app.get("/v1/status", async () => toJsonValue(components.status()));
+  // Settlement comes from the ledger itself: vouchers pending, their value, the nearest deadline.
+  app.get("/v1/status", async () =>
+    toJsonValue({ ...components.status(), settlement: settlementStats(store) }),
+  );
 
   app.get("/v1/jobs", async () => ({
     jobs: toJsonValue(listJobs(store).map(({ agreement: _a, ...job }) => job)),
@@ -90,7 +94,7 @@ export function buildApp(components: ApiComponents): FastifyInstance {
 
   app.get("/metrics", async (_request, reply) => {
     reply.type("text/plain; version=0.0.4");
-    return renderMetrics(store, receiptStats(store));
+    return renderMetrics(store, receiptStats(store), settlementStats(store));
   });
 
   return app;

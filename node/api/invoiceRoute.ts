@@ -6,7 +6,7 @@ import type { Store } from "../../marketplace/store/openStore.ts";
 import { getJob } from "../store/jobRecords.ts";
 import { getJobTerms } from "../store/jobTerms.ts";
 import { listNoteVouchers } from "../store/noteVouchers.ts";
-import { jobVouchers, listNotes } from "../store/receiptRecords.ts";
+import { listNotes } from "../store/receiptRecords.ts";
 import { redeemTxFor } from "../store/redeemTxFor.ts";
 import { storedNotePayload } from "../store/storedNotePayload.ts";
 
@@ -34,12 +34,14 @@ export function registerInvoiceRoute(
           .status(409)
           .send({ error: "no-agreement", message: "no agreement is stored for this job" });
       }
-      // The notes the payer signed: every note with a voucher (older jobs: those with a voucher row).
-      const signedSeqs = new Set([
-        ...listNoteVouchers(store, job.jobId).map((v) => v.noteSeq),
-        ...jobVouchers(store, job.jobId).map((v) => v.noteSeq),
-      ]);
-      const signed = listNotes(store, job.jobId).filter((n) => signedSeqs.has(n.seq));
+      // The notes the payer signed: one voucher row each (migration 7).
+      // A voucher for less than its note (the payer's budget, reached in it) does not sign that note.
+      const signedAmounts = new Map(
+        listNoteVouchers(store, job.jobId).map((v) => [v.noteSeq, v.cumulativeAmount]),
+      );
+      const signed = listNotes(store, job.jobId).filter(
+        (n) => signedAmounts.get(n.seq) === n.channelCumulative,
+      );
       // Notes of equal amount are signed with one and the same voucher (same typed data, same
       // signature): it is listed once, under the first of them, as the submitter lists it.
       const vouchers: { cumulativeAmount: bigint; noteSeq: number }[] = [];
@@ -58,7 +60,16 @@ export function registerInvoiceRoute(
             redeemTx: redeemTxFor(store, job.channelId, v.cumulativeAmount),
           })),
         });
-        return toJsonValue(invoice);
+        return toJsonValue({
+          ...invoice,
+          run: {
+            runtime: job.runtime,
+            imageDigest: job.imageDigest,
+            startedAt: job.startedAt,
+            endedAt: job.endedAt,
+            reasonCode: job.reasonCode,
+          },
+        });
       } catch (error) {
         if (!(error instanceof InvoiceError)) throw error;
         return reply.status(409).send({ error: "invoice", message: error.message });

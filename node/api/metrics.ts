@@ -1,11 +1,16 @@
 import type { Store } from "../../marketplace/store/openStore.ts";
+import type { SettlementStats } from "../store/redemptionQueue.ts";
 
 type Row = { n: number | bigint };
 
-/** Prometheus text format: jobs, billed GPU time, tokens earned, vouchers pending and redeemed. */
+/**
+ * Prometheus text format: jobs, billed GPU time, tokens earned, vouchers pending and redeemed, and
+ * the redemption queue (channels pending, their value, unconfirmed redemptions, nearest deadline).
+ */
 export function renderMetrics(
   store: Store,
   vouchers: { vouchersRedeemed: number; vouchersTotal: number },
+  settlement: SettlementStats,
 ): string {
   const one = (sql: string) => (store.db.prepare(sql).get() as Row).n;
   // Ended jobs only: a running job is in the gauge, and a counter series must never go down.
@@ -42,6 +47,18 @@ export function renderMetrics(
     "# HELP gridspot_vouchers_pending Vouchers not yet covered by a redemption.",
     "# TYPE gridspot_vouchers_pending gauge",
     `gridspot_vouchers_pending ${vouchers.vouchersTotal - vouchers.vouchersRedeemed}`,
+    "# HELP gridspot_redemption_channels_pending Channels whose newest voucher is not redeemed with the confirmations required.",
+    "# TYPE gridspot_redemption_channels_pending gauge",
+    `gridspot_redemption_channels_pending ${settlement.vouchersPending}`,
+    "# HELP gridspot_redemption_pending_value Token base units the pending vouchers would still pay.",
+    "# TYPE gridspot_redemption_pending_value gauge",
+    `gridspot_redemption_pending_value ${settlement.pendingValue}`,
+    "# HELP gridspot_redemptions_unconfirmed Redemptions sent and waiting for their confirmations.",
+    "# TYPE gridspot_redemptions_unconfirmed gauge",
+    `gridspot_redemptions_unconfirmed ${settlement.redemptionsUnconfirmed}`,
+    "# HELP gridspot_redemption_nearest_deadline_seconds The nearest redeem deadline of a pending channel (unix seconds; 0 when none).",
+    "# TYPE gridspot_redemption_nearest_deadline_seconds gauge",
+    `gridspot_redemption_nearest_deadline_seconds ${settlement.nearestDeadline ?? 0}`,
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -14,9 +14,13 @@ const FIELDS = new Set(["id", "jobId", "source", "meter", "quantity", "time", "g
  * Reads a `POST /v1/usage` body `{events: [{id, jobId, source, meter, quantity, time, gpuClass?}]}`
  * with at most MAX_USAGE_BATCH_EVENTS events: quantities are decimal strings (exact beyond 2^53),
  * times integers (epoch ms). Each event must pass the ledger's own checks (validateUsageEvent) and
- * `knownJob`. Unknown fields are refused, so a misspelt one never goes unnoticed.
+ * `admit` (which says why an event may not be taken: unknown job, a meter it may not report…).
+ * Unknown fields are refused, so a misspelt one never goes unnoticed.
  */
-export function parseUsageBatch(body: unknown, knownJob: (jobId: string) => boolean): ParsedUsageBatch {
+export function parseUsageBatch(
+  body: unknown,
+  admit: (event: UsageEvent) => string | undefined,
+): ParsedUsageBatch {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { ok: false, index: null, problem: "the body must be a JSON object {events: [...]}" };
   }
@@ -39,9 +43,10 @@ export function parseUsageBatch(body: unknown, knownJob: (jobId: string) => bool
       validateUsageEvent(parsed);
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
-      return { ok: false, index, problem: String(error.details.problem ?? error.message) };
+      return { ok: false, index, problem: String(error.facts.problem ?? error.message) };
     }
-    if (!knownJob(parsed.jobId)) return { ok: false, index, problem: `unknown job ${parsed.jobId}` };
+    const refused = admit(parsed);
+    if (refused !== undefined) return { ok: false, index, problem: refused };
     events.push(parsed);
   }
   return { ok: true, events };

@@ -1,7 +1,10 @@
 import type { FastifyInstance, onRequestHookHandler } from "fastify";
 import type { Store } from "../../marketplace/store/openStore.ts";
+import type { UsageEvent } from "../meter/types.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
 import { getJob } from "../store/jobRecords.ts";
+import { getJobTerms } from "../store/jobTerms.ts";
+import { lastNoteAt } from "../store/lastNoteAt.ts";
 import { USAGE_BODY_LIMIT_BYTES } from "./constants.ts";
 import { parseUsageBatch } from "./parseUsageBatch.ts";
 import { usageEventStatuses } from "./usageEventStatuses.ts";
@@ -12,6 +15,11 @@ import { usageEventStatuses } from "./usageEventStatuses.ts";
  * per event in order: a duplicate (an id seen before, ever, or earlier in the batch) never rejects
  * the batch. An invalid event is a 400 naming its index and the problem, and nothing of the batch
  * is written: checks run before the one transaction that stores it.
+ *
+ * Reported usage is what a payer is billed for on the reporter's word, so it is taken only where the
+ * payer agreed to that: for a job that is running, on a meter its agreement names as self-reported
+ * (`selfReported`), dated no earlier than the job's previous note (or its start), so a report can
+ * neither add to a bill already cut nor invent CPU time for a job that sleeps.
  */
 export function registerUsageRoutes(
   app: FastifyInstance,
@@ -23,16 +31,16 @@ export function registerUsageRoutes(
     // The token is checked before the body is read, so unauthenticated clients cannot make us parse a MiB.
     { onRequest: deps.requireAdmin, bodyLimit: USAGE_BODY_LIMIT_BYTES },
     async (request, reply) => {
-      const known = new Map<string, boolean>();
-      const knownJob = (jobId: string) => {
-        let found = known.get(jobId);
-        if (found === undefined) {
-          found = getJob(store, jobId) !== undefined;
-          known.set(jobId, found);
+      const rules = new Map<string, ReturnType<typeof reportRules>>();
+      const admit = (event: UsageEvent) => {
+        let rule = rules.get(event.jobId);
+        if (rule === undefined) {
+          rule = reportRules(store, event.jobId);
+          rules.set(event.jobId, rule);
         }
-        return found;
+        return rule(event);
       };
-      const parsed = parseUsageBatch(request.body, knownJob);
+      const parsed = parseUsageBatch(request.body, admit);
       if (!parsed.ok) {
         const where = parsed.index === null ? "" : `events[${parsed.index}]: `;
         return reply
@@ -43,4 +51,21 @@ export function registerUsageRoutes(
       return { results: usageEventStatuses(parsed.events, result) };
     },
   );
+}
+
+/** Why one job refuses a reported event, or undefined when it takes it (see registerUsageRoutes). */
+function reportRules(store: Store, jobId: string): (event: UsageEvent) => string | undefined {
+  const job = getJob(store, jobId);
+  if (job === undefined) return () => `unknown job ${jobId}`;
+  if (job.status !== "running")
+    return () => `job ${jobId} is ${job.status}: usage is taken only while it runs`;
+  const allowed: readonly string[] = getJobTerms(store, jobId)?.selfReported ?? [];
+  const notBefore = lastNoteAt(store, jobId) ?? job.startedAt;
+  return (event) => {
+    if (!allowed.includes(event.meter))
+      return `${event.meter} is not self-reported in job ${jobId}'s agreement (it names ${allowed.length === 0 ? "none" : allowed.join(", ")})`;
+    if (event.time < notBefore)
+      return `dated ${event.time}, before the job's previous note or start (${notBefore}): that bill is cut`;
+    return undefined;
+  };
 }

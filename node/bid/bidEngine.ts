@@ -5,9 +5,11 @@ import type { LocalAccount } from "viem";
 import { z } from "zod";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import { type Agreement, agreement as agreementSchema } from "../../marketplace/messages/agreement.ts";
-import { bidAnswer } from "../../marketplace/messages/bid.ts";
+import { type Bid, bidAnswer } from "../../marketplace/messages/bid.ts";
 import { type Envelope, envelope, openEnvelope, signEnvelope } from "../../marketplace/messages/envelope.ts";
 import { type JobOrder, jobOrder } from "../../marketplace/messages/order.ts";
+import type { Meter } from "../../marketplace/messages/primitives.ts";
+import { selfReportedMeters } from "../../marketplace/order/selfReportedMeters.ts";
 import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
@@ -202,6 +204,7 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         pricing: bid.pricing,
         granularity: bid.granularity,
         ...(bid.minimumCharge === undefined ? {} : { minimumCharge: bid.minimumCharge }),
+        ...selfReported(bid.rates),
         receiptIntervalMs: bid.receiptIntervalMs,
         graceIntervals: init.graceIntervals,
         startBy: Math.floor(holdUntil / 1000),
@@ -269,3 +272,9 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
 }
 
 export type BidEngine = ReturnType<typeof createBidEngine>;
+
+/** The agreement's `selfReported` field: present only when the card prices a self-reported meter. */
+function selfReported(rates: Bid["rates"]): { selfReported?: Meter[] } {
+  const meters = selfReportedMeters(rates);
+  return meters.length === 0 ? {} : { selfReported: meters };
+}

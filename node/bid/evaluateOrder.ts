@@ -3,7 +3,8 @@ import type { JobOrder } from "../../marketplace/messages/order.ts";
 import type { Granularity, Rate } from "../../marketplace/messages/primitives.ts";
 import { estimateCost } from "../../marketplace/order/estimateCost.ts";
 import { rateAboveMax, rateAtMost } from "../../marketplace/order/rateAboveMax.ts";
-import { MS_PER_HOUR, ratesForJob } from "../pricing/rates.ts";
+import { HOUR_MS } from "../../marketplace/rating/constants.ts";
+import { ratesForJob } from "../pricing/rates.ts";
 import type { Capacity } from "./capacity.ts";
 
 export type BidTerms = {
@@ -18,6 +19,11 @@ export type BidTerms = {
   minimumCharge?: bigint | undefined;
   /** Spot pricing: the rate may move at each debit note, up to these (the curves' ceilings). */
   spotCeilings?: Rate[] | undefined;
+  /**
+   * Whether this node's runtime may run the order's image (or plain command, when it names none):
+   * undefined when it may, else why not in words (the image policy, or a runtime without containers).
+   */
+  refuseImage?: ((image: string | undefined, gpus: number) => string | undefined) | undefined;
 };
 
 /** The bid engine's decision for one order: a bid, or a decline with its reason code. */
@@ -39,6 +45,8 @@ export function evaluateOrder(
     kind: "decline",
     decline: { orderId: order.orderId, provider: terms.provider, reason, detail },
   });
+  const imageRefusal = terms.refuseImage?.(order.image, order.requirements.gpus);
+  if (imageRefusal !== undefined) return decline("image-not-allowed", imageRefusal.slice(0, 256));
   const req = order.requirements;
   const fit = capacity.check(req);
   if (!fit.fits) return decline(fit.reason, fit.detail);
@@ -55,7 +63,7 @@ export function evaluateOrder(
       firstAbove ??= above;
       continue;
     }
-    const cost = estimateCost(rates, req, MS_PER_HOUR);
+    const cost = estimateCost(rates, req, HOUR_MS);
     if (
       best === undefined ||
       cost < best.cost ||

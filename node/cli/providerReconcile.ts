@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createChainClients } from "../../marketplace/chain/clients.ts";
 import { defaultDeploymentsDir } from "../../marketplace/chain/defaultDeploymentsDir.ts";
 import { readDeployment } from "../../marketplace/chain/deployments.ts";
 import type { CommandResult } from "../../marketplace/cli/commands/types.ts";
 import { formatGrid } from "../../marketplace/cli/format.ts";
-import { GLOBAL_OPTION_SPEC, resolveGlobalOptions } from "../../marketplace/cli/globalOptions.ts";
+import type { GlobalFlags, GlobalOptions } from "../../marketplace/cli/globalOptions.ts";
 import { UsageError } from "../../marketplace/errors/usage.ts";
 import { readProviderConfigFile } from "../config/providerConfig.ts";
 import { reconcile } from "../settle/reconcile.ts";
@@ -20,22 +19,15 @@ import { openProviderStore } from "../store/openProviderStore.ts";
  * file directly (a running node may keep it open) and the chain; changes nothing. With `--check`
  * it exits 1 when any channel has a difference, for scripts and cron.
  */
-export async function providerReconcile(argv: string[]): Promise<CommandResult> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      ...GLOBAL_OPTION_SPEC,
-      config: { type: "string" },
-      check: { type: "boolean", default: false },
-    },
-  });
-  const options = resolveGlobalOptions(values, "provider");
-  const file = values.config === undefined ? {} : await readProviderConfigFile(values.config);
+export async function providerReconcile(
+  options: GlobalOptions,
+  values: GlobalFlags & { config?: unknown; check?: unknown },
+): Promise<CommandResult> {
+  const file = typeof values.config === "string" ? await readProviderConfigFile(values.config) : {};
   const pick = (flag: string | undefined, env: string | undefined, key: string, fallback: string) =>
     flag ?? env ?? (typeof file[key] === "string" ? (file[key] as string) : fallback);
-  const dataDir = pick(values["data-dir"], process.env.GRIDSPOT_DATA_DIR, "dataDir", options.dataDir);
-  const rpcUrl = pick(values["rpc-url"], process.env.GRIDSPOT_RPC_URL, "rpcUrl", options.rpcUrl);
+  const dataDir = pick(values.dataDir, process.env.GRIDSPOT_DATA_DIR, "dataDir", options.dataDir);
+  const rpcUrl = pick(values.rpcUrl, process.env.GRIDSPOT_RPC_URL, "rpcUrl", options.rpcUrl);
   const deploymentsDir = options.deploymentsDir ?? (file.deploymentsDir as string | undefined);
   const ledger = join(dataDir, "provider.db");
   if (!existsSync(ledger)) {
@@ -51,7 +43,7 @@ export async function providerReconcile(argv: string[]): Promise<CommandResult> 
     return {
       json: report,
       text: formatReconcileReport(report),
-      exitCode: values.check && !report.ok ? 1 : 0,
+      exitCode: values.check === true && !report.ok ? 1 : 0,
     };
   } finally {
     store.close();

@@ -5,6 +5,10 @@ import { z } from "zod";
 import { UsageError } from "../../marketplace/errors/usage.ts";
 import { summarizeZodError } from "../../marketplace/messages/envelope.ts";
 import { gpuClass, granularity, uint } from "../../marketplace/messages/primitives.ts";
+import {
+  DEFAULT_MAX_JOB_INPUT_BYTES,
+  DEFAULT_MAX_JOB_OUTPUT_BYTES,
+} from "../../marketplace/p2p/constants.ts";
 import type { PriceCurve } from "../pricing/nextPrice.ts";
 
 const GRID = 10n ** 18n;
@@ -120,14 +124,73 @@ export const providerConfig = z
         memMiB: z.number().int().min(64).optional(),
         /** How long capacity stays held after an Accept for the job to start. */
         holdMs: z.number().int().min(1000).default(60_000),
+        /** The most input bytes one job may send; a start whose manifest says more is refused. */
+        maxInputBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(Number.MAX_SAFE_INTEGER)
+          .default(DEFAULT_MAX_JOB_INPUT_BYTES),
+        /** The most output bytes sent back per job; matched files beyond it are dropped and named. */
+        maxOutputBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(Number.MAX_SAFE_INTEGER)
+          .default(DEFAULT_MAX_JOB_OUTPUT_BYTES),
       })
       .strict()
       .default({}),
     runtime: z
       .object({
+        /**
+         * Where jobs run: `docker` (containers through the Docker Engine), `process` (bubblewrap), or
+         * `auto`: Docker when its socket answers at start, else the process runtime.
+         */
+        kind: z.enum(["auto", "docker", "process"]).default("auto"),
+        /**
+         * The process runtime's sandbox: `auto` and `bwrap` need a working bubblewrap (the node refuses
+         * to start without one); only an explicit `none` runs jobs unsandboxed.
+         */
         sandbox: z.enum(["auto", "bwrap", "none"]).default("auto"),
+        /** The unprivileged user jobs run as, `uid:gid` (never root). */
+        user: z
+          .string()
+          .regex(/^[0-9]+:[0-9]+$/, "expected uid:gid, e.g. 65534:65534")
+          .refine((u) => !u.startsWith("0:"), "jobs never run as root (uid 0)")
+          .default("65534:65534"),
+        /** `none`: jobs have no network; `egress`: Docker jobs may reach out (metered as egress_bytes). */
+        network: z.enum(["none", "egress"]).default("none"),
+        /** Processes and threads one job may run at once. */
+        pidsLimit: z.number().int().min(8).max(1_000_000).default(1024),
+        /** The most a job's work dir may hold, MiB (killed with reason disk-quota past it). */
+        diskMiB: z.number().int().min(1).default(10_240),
+        /** Keep containers and work dirs after a job (debugging); they are removed by default. */
+        keepWorkDirs: z.boolean().default(false),
+        docker: z
+          .object({
+            socketPath: z.string().default("/var/run/docker.sock"),
+            /** `never`: run only images present on the host; `missing`: pull an allowed image first. */
+            pull: z.enum(["never", "missing"]).default("never"),
+            /** Repositories (`repo`, `repo:tag`, `prefix/*`) and digests jobs may or may not use. */
+            allow: z.array(z.string().min(1).max(512)).optional(),
+            deny: z.array(z.string().min(1).max(512)).default([]),
+            digests: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).optional(),
+            maxImageMiB: z.number().int().min(1).optional(),
+            /** The image of jobs that name none; without it such orders are declined. */
+            defaultImage: z.string().min(1).max(512).optional(),
+            /** Size of the job's private /tmp (tmpfs, counted in its memory). */
+            tmpfsMiB: z.number().int().min(1).max(65_536).default(64),
+            /** How GPUs reach containers: the NVIDIA Container Toolkit, CDI device names, or found at start. */
+            gpuMode: z.enum(["auto", "nvidia", "cdi"]).default("auto"),
+          })
+          .strict()
+          .default({}),
         nvidiaSmi: z.string().default("nvidia-smi"),
-        /** Refuse to start when GPUs are expected but nvidia-smi finds none. */
+        /**
+         * Refuse to start when GPUs are expected but nvidia-smi finds none, or when the runtime cannot
+         * give them to jobs (Docker without the NVIDIA Container Toolkit or CDI specs).
+         */
         requireGpus: z.boolean().default(false),
         /** Refuse to start unless nvidia-smi finds at least this many GPUs (the GPU preflight). */
         expectGpus: z.number().int().min(0).max(1024).optional(),
@@ -139,6 +202,11 @@ export const providerConfig = z
       .object({
         /** Redeem as soon as a job ends (otherwise only on `provider redeem` or the API). */
         onJobEnd: z.boolean().default(true),
+        /**
+         * Blocks a redemption needs (its own included) before the ledger counts it as paid; until
+         * then, and whenever the chain loses it, its voucher stays in the redemption queue.
+         */
+        confirmations: z.number().int().min(1).max(1_000).default(1),
       })
       .strict()
       .default({}),

@@ -1,5 +1,9 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { Connection, Stream } from "@libp2p/interface";
 import type { LocalAccount, PublicClient } from "viem";
+import { readChannel } from "../../marketplace/chain/actions/readChannel.ts";
+import { TransferError } from "../../marketplace/errors/transfer.ts";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import { openEnvelope } from "../../marketplace/messages/envelope.ts";
 import { jobStart, submitterFrame } from "../../marketplace/messages/job.ts";
@@ -9,10 +13,11 @@ import { FrameError, frameChannel } from "../../marketplace/p2p/frames.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import type { BidEngine } from "../bid/bidEngine.ts";
 import type { Capacity } from "../bid/capacity.ts";
+import type { JobRuntimes } from "../run/createJobRuntimes.ts";
 import { finishJob, insertJob } from "../store/jobRecords.ts";
 import { latestVoucher } from "../store/receiptRecords.ts";
+import { receiveJobInputs } from "../transfer/receiveJobInputs.ts";
 import { checkJobStart } from "./checkJobStart.ts";
-import { readChannel } from "./readChannel.ts";
 import { type JobOutcome, type RunJobInit, runJob } from "./runJob.ts";
 
 export type JobServiceComponents = {
@@ -24,6 +29,10 @@ export type JobServiceComponents = {
   capacity: Capacity;
   bidEngine: BidEngine;
   logger: Logger;
+  /** Where jobs run: the runtime is picked per job from its image. */
+  runtimes: JobRuntimes;
+  /** The UUID of the GPU with this nvidia-smi index (Docker assigns GPUs by UUID). */
+  gpuUuid: (index: number) => string;
   /** Called when a job ends (the redeemer redeems, the advertiser re-publishes). */
   onJobEnd: (jobId: string, channelId: bigint, outcome: JobOutcome) => void;
 };
@@ -35,7 +44,7 @@ export type JobServiceComponents = {
  */
 export function createJobService(components: JobServiceComponents, init: RunJobInit) {
   const { host, store, account, chainId, capacity, logger } = components;
-  const running = new Map<string, Promise<JobOutcome>>();
+  const running = new Map<string, { channelId: bigint; stop: AbortController }>();
 
   async function serve(stream: Stream, connection: Connection): Promise<void> {
     const channel = frameChannel(stream, MAX_JOB_FRAME_BYTES);
@@ -76,7 +85,10 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     }
     let refusal: { code: string; message: string } | undefined;
     try {
-      const state = await readChannel(components.publicClient, agreement.escrow, start.channelId);
+      const state = await readChannel(components.publicClient, {
+        escrow: agreement.escrow,
+        channelId: start.channelId,
+      });
       const stored = latestVoucher(store, start.channelId)?.cumulativeAmount ?? 0n;
       refusal = checkJobStart({
         start,
@@ -85,6 +97,7 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
         provider: account.address,
         signedFloor: stored > state.redeemed ? stored : state.redeemed,
         nowS: Math.floor(Date.now() / 1000),
+        maxInputBytes: init.maxInputBytes,
       });
     } catch (error) {
       refusal = {
@@ -95,6 +108,29 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     if (refusal !== undefined) {
       release();
       return refuse(refusal.code, refusal.message);
+    }
+    // The runtime for this start's image (or plain command), checked again here: the order's image
+    // was checked at the bid, but a start may name another.
+    const picked = components.runtimes.pick({ image: start.spec.image, gpus: agreement.gpus });
+    if (typeof picked === "string") {
+      release();
+      return refuse("image-not-allowed", picked.slice(0, 1024));
+    }
+    // Inputs: asked for only now that the start passed every check, written straight into the work
+    // dir and checked against the signed manifest. The hold is marked running meanwhile, so a long
+    // upload does not lose it; a bad file refuses the job (`input-<problem>`) and nothing runs.
+    capacity.markRunning(start.jobId);
+    const workDir = join(init.workRoot, start.jobId);
+    try {
+      await receiveJobInputs(channel, { jobId: start.jobId, workDir, inputs: start.inputs });
+    } catch (error) {
+      release();
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+      // The submitter may still be sending: it has a while to read the refusal, then the stream goes.
+      setTimeout(() => channel.abort(new Error("the inputs were refused")), 10_000).unref();
+      return error instanceof TransferError
+        ? refuse(`input-${error.code}`, error.shortMessage.slice(0, 1024))
+        : refuse("input-write-failed", `cannot write the inputs: ${(error as Error).message.split("\n")[0]}`);
     }
     const inserted = insertJob(store, {
       jobId: start.jobId,
@@ -107,29 +143,45 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     });
     if (!inserted.ok) {
       release();
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
       return refuse("channel-busy", `channel ${start.channelId} is in use by job ${inserted.busyWith}`);
     }
     capacity.markRunning(start.jobId);
+    const stop = new AbortController();
+    running.set(start.jobId, { channelId: start.channelId, stop });
     const outcome = runJob({ store, account, chainId, peerId: host.peerId.toString(), logger }, init, {
       channel,
       start,
       agreement,
-      gpuIndices: reservation.gpuIndices,
+      gpus: {
+        indices: reservation.gpuIndices,
+        uuids: reservation.gpuIndices.map((index) => components.gpuUuid(index)),
+      },
+      runtime: picked.runtime,
+      image: picked.image,
+      signal: stop.signal,
     });
-    running.set(start.jobId, outcome);
     try {
       const result = await outcome;
       components.onJobEnd(start.jobId, start.channelId, result);
     } catch (error) {
       const reason = `the job could not run: ${(error as Error).message.split("\n")[0]}`;
       logger.error("job failed to run", { jobId: start.jobId, error: (error as Error).message });
-      finishJob(store, start.jobId, { status: "failed", exitCode: null, reason, endedAt: Date.now() });
+      finishJob(store, start.jobId, {
+        status: "failed",
+        exitCode: null,
+        reason,
+        reasonCode: "runtime",
+        endedAt: Date.now(),
+      });
       components.onJobEnd(start.jobId, start.channelId, {
         status: "failed",
         exitCode: null,
         reason,
+        reasonCode: "runtime",
         jobAmount: 0n,
       });
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
       await channel
         .write({ type: "error", code: "runtime", message: (error as Error).message.split("\n")[0] })
         .catch(() => {});
@@ -151,6 +203,20 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     },
     runningJobs(): string[] {
       return [...running.keys()];
+    },
+    /** The channels running jobs are paid through. */
+    runningChannels(): bigint[] {
+      return [...new Set([...running.values()].map((r) => r.channelId))];
+    },
+    /** Stops the jobs paid through `channelId` (the payer asked to close it); how many. */
+    stopOnChannel(channelId: bigint, reason: string): number {
+      let stopped = 0;
+      for (const job of running.values()) {
+        if (job.channelId !== channelId || job.stop.signal.aborted) continue;
+        job.stop.abort(reason);
+        stopped += 1;
+      }
+      return stopped;
     },
   };
 }

@@ -1,38 +1,32 @@
-import { mkdir, realpath } from "node:fs/promises";
+import { mkdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Hex, LocalAccount } from "viem";
-import { recoverVoucherSigner } from "../../marketplace/chain/voucher.ts";
+import type { LocalAccount } from "viem";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
-import { signEnvelope } from "../../marketplace/messages/envelope.ts";
-import { type JobEndStatus, type JobStart, submitterFrame } from "../../marketplace/messages/job.ts";
+import {
+  type JobEndReason,
+  type JobEndStatus,
+  type JobStart,
+  submitterFrame,
+} from "../../marketplace/messages/job.ts";
 import type { Rate } from "../../marketplace/messages/primitives.ts";
-import type { DebitNote } from "../../marketplace/messages/receipt.ts";
-import { rateAtMost } from "../../marketplace/order/rateAboveMax.ts";
-import { MAX_JOB_OUTPUT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p/constants.ts";
+import { MAX_JOB_FILES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p/constants.ts";
 import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
-import { noteSubtotal } from "../../marketplace/rating/noteSubtotal.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { USAGE_FILE_ENV, USAGE_FILE_NAME } from "../meter/constants.ts";
 import { createEgressCounter } from "../meter/createEgressCounter.ts";
 import { createGpuUsageSource } from "../meter/createGpuUsageSource.ts";
 import { createJobMeter } from "../meter/createJobMeter.ts";
 import { createJobUsageFileSource } from "../meter/createJobUsageFileSource.ts";
+import { createReceipts } from "../receipt/createReceipts.ts";
 import type { GpuReading } from "../resources/readGpuUsage.ts";
 import { collectOutputs } from "../run/collectOutputs.ts";
-import { startProcessJob } from "../run/startProcessJob.ts";
-import { writeInputs } from "../run/writeInputs.ts";
+import type { JobRuntime } from "../run/runtime.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
-import { finishJob } from "../store/jobRecords.ts";
+import { finishJob, markJobStarted } from "../store/jobRecords.ts";
 import { insertJobTerms } from "../store/jobTerms.ts";
-import { recordNoteVoucher } from "../store/noteVouchers.ts";
-import { insertNote, insertVoucher } from "../store/receiptRecords.ts";
-import { unbilledEvents } from "../store/unbilledEvents.ts";
-import { usageTotals } from "../store/usageTotals.ts";
-import { chainEventsHash, ZERO_HASH } from "./eventsHash.ts";
-
-/** How often the voucher watchdog looks at the oldest unanswered note. */
-const WATCHDOG_INTERVAL_MS = 50;
+import { sendJobOutputs } from "../transfer/sendJobOutputs.ts";
+import { endOfJob } from "./endOfJob.ts";
 
 export type RunJobComponents = {
   store: Store;
@@ -45,11 +39,16 @@ export type RunJobComponents = {
 export type RunJobInit = {
   workRoot: string;
   meterIntervalMs: number;
-  sandbox: "auto" | "bwrap" | "none";
+  /** Limits every job gets besides what its agreement sold (provider.json `runtime`). */
+  limits: { pids: number; diskBytes: number };
+  /** Keep the work dir (and container) after the job, for debugging; removed by default. */
+  keepWorkDirs: boolean;
   /** How long to wait for the voucher of the final note before giving up on it. */
   finalVoucherWaitMs: number;
-  /** Folders a sandboxed job must not see: the node's data dir (ledger, keys) and the keystore's. */
-  hidePaths: string[];
+  /** The most input bytes a job may send (provider.json `limits.maxInputBytes`); checked by jobService. */
+  maxInputBytes: number;
+  /** The most output bytes sent back; matched files beyond it are dropped and named. */
+  maxOutputBytes: number;
   /** Reads nvidia-smi to meter GPU utilization and memory of GPU jobs; no GPU metering without it. */
   readGpuUsage?: (() => Promise<GpuReading>) | undefined;
   /** The node's current rates for a spot agreement's job (from its pricing engine). */
@@ -60,10 +59,23 @@ export type RunJobParameters = {
   channel: FrameChannel;
   start: JobStart;
   agreement: Agreement;
-  gpuIndices: number[];
+  /** The GPUs reserved for the job: nvidia-smi indices and their UUIDs. */
+  gpus: { indices: number[]; uuids: string[] };
+  /** The runtime chosen for the job (Docker for an image, processes for a plain command). */
+  runtime: JobRuntime;
+  /** The image it runs in (the spec's, or the operator's default image); none on the process runtime. */
+  image?: string | undefined;
+  /** Aborted when the payer asks to close the job's channel on-chain: the job stops (`payer-closed`). */
+  signal?: AbortSignal | undefined;
 };
 
-export type JobOutcome = { status: JobEndStatus; exitCode: number | null; reason: string; jobAmount: bigint };
+export type JobOutcome = {
+  status: JobEndStatus;
+  exitCode: number | null;
+  reason: string;
+  reasonCode: JobEndReason;
+  jobAmount: bigint;
+};
 
 /**
  * Runs one accepted job to its end: starts the process, meters it into the ledger, sends a signed
@@ -80,9 +92,6 @@ export async function runJob(
   const { channel, start, agreement } = parameters;
   const { jobId } = start;
   const logger = components.logger.child(jobId);
-  const rates = agreement.rates.map(({ gpuClass: _class, ...r }) => r);
-  const intervalMs = agreement.receiptIntervalMs;
-  const graceMs = agreement.graceIntervals * intervalMs;
 
   let streamOpen = true;
   const send = async (frame: unknown) => {
@@ -95,30 +104,43 @@ export async function runJob(
 
   const workDir = join(init.workRoot, jobId);
   await mkdir(workDir, { recursive: true });
-  await writeInputs(
-    workDir,
-    start.inputs.map((f) => ({ path: f.path, content: Buffer.from(f.data, "base64") })),
-  );
+  // The inputs are in the work dir already: jobService received and checked them before the start.
   // usage billing: the terms to rate the ledger with (reconciliation), the egress counter, and the
   // file the job may report its own requests and tokens in.
   insertJobTerms(store, { jobId, agreement });
   const egress = createEgressCounter({ jobId });
-  const usageFile = join(await realpath(workDir), USAGE_FILE_NAME);
+  const realWorkDir = await realpath(workDir);
+  const usageFile = join(realWorkDir, USAGE_FILE_NAME);
+  // Where the job finds that file, as it sees its work dir.
+  const usageFileInJob = `${parameters.runtime.workDirInJob(realWorkDir)}/${USAGE_FILE_NAME}`;
 
-  let watchdogKill = false;
-  const handle = await startProcessJob({
+  const handle = await parameters.runtime.start({
+    jobId,
+    ...(parameters.image === undefined ? {} : { image: parameters.image }),
+    ...(start.spec.entrypoint === undefined ? {} : { entrypoint: start.spec.entrypoint }),
     command: start.spec.command,
     args: start.spec.args,
-    env: { ...start.spec.env, [USAGE_FILE_ENV]: usageFile },
-    workDir,
-    gpuIndices: parameters.gpuIndices,
-    maxDurationMs: agreement.maxDurationS * 1000,
-    sandbox: init.sandbox,
-    hidePaths: init.hidePaths,
+    env: { ...start.spec.env, [USAGE_FILE_ENV]: usageFileInJob },
+    workDir: realWorkDir,
+    gpus: parameters.gpus,
+    // The limits are what the agreement sold: its cores, memory and duration, the operator's
+    // process and disk limits; each runtime enforces every one of them.
+    limits: {
+      cpuCores: agreement.cpuCores,
+      memMiB: agreement.memMiB,
+      pids: init.limits.pids,
+      diskBytes: init.limits.diskBytes,
+      maxDurationMs: agreement.maxDurationS * 1000,
+    },
     onStdout: (chunk: Buffer) => void sendLog("stdout", chunk),
     onStderr: (chunk: Buffer) => void sendLog("stderr", chunk),
   });
-  const startedAt = Date.now();
+  const startedAt = handle.startedAt;
+  markJobStarted(store, jobId, {
+    startedAt,
+    runtime: handle.runtime,
+    ...(handle.imageDigest === undefined ? {} : { imageDigest: handle.imageDigest }),
+  });
   async function sendLog(stream: "stdout" | "stderr", chunk: Buffer) {
     for (let i = 0; i < chunk.length; i += MAX_LOG_CHUNK_BYTES) {
       const part = chunk.subarray(i, i + MAX_LOG_CHUNK_BYTES);
@@ -126,13 +148,21 @@ export async function runJob(
       if (streamOpen) egress.add(part.length);
     }
   }
-  await send({ type: "started", jobId, startedAt, sandbox: handle.sandbox });
-  logger.info("job started", { pid: handle.pid, sandbox: handle.sandbox });
+  await send({
+    type: "started",
+    jobId,
+    startedAt,
+    sandbox: handle.sandbox,
+    runtime: handle.runtime,
+    ...(handle.imageDigest === undefined ? {} : { imageDigest: handle.imageDigest }),
+  });
+  logger.info("job started", { id: handle.id, runtime: handle.runtime, sandbox: handle.sandbox });
 
   const meter = createJobMeter({
     jobId,
-    rootPid: handle.pid,
+    read: () => handle.sample(),
     gpus: agreement.gpus,
+    cpuCores: agreement.cpuCores,
     ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
     intervalMs: init.meterIntervalMs,
     onEvents: (events) => {
@@ -141,13 +171,19 @@ export async function runJob(
     onError: (error) => logger.warn("metering problem", { error: (error as Error).message }),
     sources: [
       egress,
-      createJobUsageFileSource({ jobId, path: usageFile, onWarning: (m, f) => logger.warn(m, f) }),
-      ...(init.readGpuUsage === undefined || parameters.gpuIndices.length === 0
+      createJobUsageFileSource({
+        jobId,
+        path: usageFile,
+        // Only what the agreement lets the job report itself (requests and tokens it prices).
+        selfReported: agreement.selfReported ?? [],
+        onWarning: (m, f) => logger.warn(m, f),
+      }),
+      ...(init.readGpuUsage === undefined || parameters.gpus.indices.length === 0
         ? []
         : [
             createGpuUsageSource({
               jobId,
-              gpuIndices: parameters.gpuIndices,
+              gpuIndices: parameters.gpus.indices,
               ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
               read: init.readGpuUsage,
               onWarning: (m, f) => logger.warn(m, f),
@@ -157,225 +193,73 @@ export async function runJob(
   });
   meter.start();
 
-  /** Stops the job's processes and its billed time together, and tells the submitter why. */
-  async function suspend(reason: string): Promise<void> {
-    if (suspended) return;
-    suspended = true;
-    await meter.pause();
-    handle.suspend();
-    logger.warn(`${reason}: job suspended`);
-    await send({ type: "status", status: "suspended", reason });
-  }
-
-  // Receipts
-  let seq = 0;
-  let prevHash: Hex = ZERO_HASH;
-  let previousBilled: { totals: Record<string, bigint>; subtotal: bigint } | undefined;
-  /** The node's current price for this job, never above the agreement's maximum (spot agreements). */
-  const spotRatesNow = (): Rate[] => {
-    const current = init.spotRates?.(agreement) ?? rates;
-    return rates.map((agreed) => {
-      const now = current.find((r) => r.meter === agreed.meter) ?? agreed;
-      const max = agreement.maxRates.find((m) => m.meter === agreed.meter) ?? agreed;
-      const flat = { meter: agreed.meter, price: now.price, per: now.per };
-      return rateAtMost(flat, max) ? flat : { meter: max.meter, price: max.price, per: max.per };
-    });
-  };
-  let jobAmount = 0n;
-  const sentAt = new Map<number, number>();
-  const noteCumulative = new Map<number, bigint>();
-  let answeredSeq = -1;
-  let suspended = false;
-  const finalVoucher = Promise.withResolvers<void>();
-  let finalSeq: number | undefined;
-
-  // Notes are cut one at a time: a receipt tick and the final note must not bill the same events.
-  let noteQueue: Promise<void> = Promise.resolve();
-  const issueNote = (final: boolean): Promise<void> => {
-    noteQueue = noteQueue.then(() => cutNote(final));
-    return noteQueue;
-  };
-
-  async function cutNote(final: boolean): Promise<void> {
-    // The grace clock starts when the note's usage is cut, not when its signature is done.
-    const cutAt = Date.now();
-    const events = unbilledEvents(store, jobId);
-    const totals = usageTotals(store, jobId);
-    // The agreement's whole rate card: tiers ride along in `rates`, the minimum charge beside them.
-    // In a spot agreement each note prices the usage since the previous one at the current rates.
-    const noteRates = agreement.pricing === "spot" ? spotRatesNow() : rates;
-    const subtotal = noteSubtotal({
-      pricing: agreement.pricing,
-      rates: noteRates,
-      granularity: agreement.granularity,
-      totals,
-      previous: previousBilled,
-    });
-    const minimum = agreement.minimumCharge ?? 0n;
-    const jobAmountNow = subtotal > minimum ? subtotal : minimum;
-    const eventsHash = chainEventsHash(prevHash, events);
-    const note: DebitNote = {
-      jobId,
+  const receipts = createReceipts(
+    { store, account, chainId, peerId, logger },
+    {
+      agreement,
       channelId: start.channelId,
-      seq,
-      elapsedMs: Date.now() - startedAt,
-      usage: Object.entries(totals).map(([meter, quantity]) => ({
-        meter: meter as DebitNote["usage"][number]["meter"],
-        quantity: quantity ?? 0n,
-      })),
-      rates: noteRates,
-      subtotal,
-      jobAmount: jobAmountNow,
-      channelCumulative: start.channelBase + jobAmountNow,
-      eventsHash,
-      eventCount: events.length,
-      firstEventId: events[0]?.id ?? null,
-      lastEventId: events.at(-1)?.id ?? null,
-      final,
-    };
-    const envelope = await signEnvelope(account, {
-      chainId,
-      kind: "DebitNote",
-      peerId,
-      expiresAt: Math.floor(Date.now() / 1000) + 7 * 24 * 3600,
-      payload: note,
-    });
-    insertNote(
-      store,
-      {
-        jobId,
-        seq,
-        envelope: JSON.stringify(envelope),
-        jobAmount: note.jobAmount,
-        channelCumulative: note.channelCumulative,
-        eventsHash,
-        createdAt: Date.now(),
+      channelBase: start.channelBase,
+      startedAt,
+      ...(init.spotRates === undefined ? {} : { spotRates: () => init.spotRates?.(agreement) ?? [] }),
+    },
+    {
+      send,
+      // The job's processes and its billed time stop together, and the submitter is told why.
+      async suspend(reason) {
+        await meter.pause();
+        await handle.suspend();
+        logger.warn(`${reason}: job suspended`);
+        await send({ type: "status", status: "suspended", reason });
       },
-      events.map((e) => e.id),
-    );
-    prevHash = eventsHash;
-    previousBilled = { totals, subtotal };
-    jobAmount = note.jobAmount;
-    sentAt.set(seq, cutAt);
-    noteCumulative.set(seq, note.channelCumulative);
-    if (final) finalSeq = seq;
-    seq += 1;
-    await send({ type: "note", note: envelope });
-  }
-
-  async function takeVoucher(
-    noteSeq: number,
-    voucher: { channelId: bigint; cumulativeAmount: bigint; signature: Hex },
-  ) {
-    const expected = noteCumulative.get(noteSeq);
-    if (
-      voucher.channelId !== start.channelId ||
-      expected === undefined ||
-      voucher.cumulativeAmount !== expected
-    ) {
-      logger.warn("voucher does not match its note", { noteSeq, amount: voucher.cumulativeAmount });
-      return;
-    }
-    let signer: string;
-    try {
-      signer = await recoverVoucherSigner({
-        chainId,
-        escrow: agreement.escrow,
-        voucher,
-        signature: voucher.signature,
-      });
-    } catch (error) {
-      logger.warn("voucher signature invalid", { noteSeq, error: (error as Error).message });
-      return;
-    }
-    if (signer !== agreement.submitter) {
-      logger.warn("voucher not signed by the payer", { noteSeq, signer });
-      return;
-    }
-    // Durable before acted on: a crash after this line still redeems it on restart.
-    insertVoucher(store, { ...voucher, jobId, noteSeq, receivedAt: Date.now() });
-    // usage billing: which note this voucher signed (the invoice is built from the signed notes).
-    recordNoteVoucher(store, {
-      jobId,
-      noteSeq,
-      cumulativeAmount: voucher.cumulativeAmount,
-      receivedAt: Date.now(),
-    });
-    if (noteSeq > answeredSeq) answeredSeq = noteSeq;
-    if (suspended && answeredSeq === seq - 1 && refusedReason === undefined) {
-      suspended = false;
-      handle.resume();
-      await meter.resume();
-      await send({ type: "status", status: "resumed", reason: "voucher received" });
-    }
-    if (finalSeq !== undefined && answeredSeq >= finalSeq) finalVoucher.resolve();
-  }
+      async resume(reason) {
+        await handle.resume();
+        await meter.resume();
+        await send({ type: "status", status: "resumed", reason });
+      },
+      kill: (reason) => void handle.cancel(reason),
+    },
+  );
 
   let cancelReason: string | undefined;
-  let refusedReason: string | undefined;
   const reader = (async () => {
     for (;;) {
       const frame = await channel.read(submitterFrame);
-      if (frame.type === "voucher") await takeVoucher(frame.noteSeq, frame.voucher);
+      if (frame.type === "voucher") await receipts.take(frame.noteSeq, frame.voucher);
       else if (frame.type === "cancel") {
         cancelReason = `cancelled by the submitter: ${frame.reason}`;
-        handle.cancel(cancelReason);
+        void handle.cancel(cancelReason);
       } else if (frame.type === "refuse") {
-        // No voucher will come for this note (budget or cap reached, or a check failed): the job is
+        // No voucher will come for this note (a cap reached, or a check failed): the job is
         // suspended at once, and the watchdog ends it when the grace period passes without one.
-        refusedReason = `the submitter refused note ${frame.noteSeq}: ${frame.reason}`;
-        await suspend(refusedReason);
+        await receipts.refused(frame.noteSeq, frame.reason);
       }
     }
   })().catch((error: Error) => {
     streamOpen = false;
     logger.info("submitter stream closed", { error: error.message.split("\n")[0] });
-    finalVoucher.resolve();
+    receipts.closed();
   });
+  receipts.start();
 
-  // Receipts: a note every interval while the job runs.
-  const tick = setInterval(() => {
-    if (suspended) return;
-    issueNote(false).catch((error: Error) => logger.error("receipt tick failed", { error: error.message }));
-  }, intervalMs);
-
-  // The voucher watchdog checks often, so suspension and kill come at the grace period, not up to
-  // one receipt interval after it: the provider's unpaid work stays within the grace period.
-  const watchdog = setInterval(() => {
-    const oldestUnanswered = sentAt.get(answeredSeq + 1);
-    const waited = oldestUnanswered === undefined ? 0 : Date.now() - oldestUnanswered;
-    if (waited >= 2 * graceMs && !watchdogKill) {
-      watchdogKill = true;
-      void handle.cancel(`no voucher for ${waited} ms`);
-    } else if (waited >= graceMs && !suspended) {
-      void suspend(`no voucher within the grace period (${waited} ms)`).catch((error: Error) =>
-        logger.error("suspend failed", { error: error.message }),
-      );
-    }
-  }, WATCHDOG_INTERVAL_MS);
+  let payerClosed: string | undefined;
+  const onPayerClose = () => {
+    payerClosed = String(parameters.signal?.reason ?? "the payer asked to close the channel");
+    void handle.cancel(payerClosed);
+  };
+  if (parameters.signal?.aborted === true) onPayerClose();
+  else parameters.signal?.addEventListener("abort", onPayerClose, { once: true });
 
   const result = await handle.exited;
-  clearInterval(tick);
-  clearInterval(watchdog);
+  parameters.signal?.removeEventListener("abort", onPayerClose);
   await meter.stop();
 
-  const status: JobEndStatus = watchdogKill
-    ? "suspended"
-    : result.reason === "timeout"
-      ? "timeout"
-      : result.reason === "cancelled"
-        ? "cancelled"
-        : result.exitCode === 0
-          ? "completed"
-          : "failed";
-  const reason =
-    status === "suspended"
-      ? (refusedReason ?? "no voucher from the submitter within the grace period")
-      : status === "cancelled"
-        ? (cancelReason ?? "cancelled")
-        : status === "timeout"
-          ? `ran past its maximum duration of ${agreement.maxDurationS}s`
-          : `exit code ${result.exitCode ?? "none"}${result.signal ? ` (signal ${result.signal})` : ""}`;
+  const { status, reason, reasonCode } = endOfJob(result, {
+    payerClosed,
+    watchdogKill: receipts.unpaidKill,
+    refusedReason: receipts.refusedReason,
+    cancelReason,
+    maxDurationS: agreement.maxDurationS,
+  });
 
   // usage billing: outputs are collected before the final note so that their bytes are billed in
   // it (nothing is billed after it); they are sent after its voucher, as before.
@@ -383,30 +267,51 @@ export async function runJob(
     start.spec.outputs.length === 0
       ? undefined
       : await collectOutputs(workDir, start.spec.outputs, {
-          maxTotalBytes: MAX_JOB_OUTPUT_BYTES,
-          maxFiles: 256,
+          maxTotalBytes: init.maxOutputBytes,
+          maxFiles: MAX_JOB_FILES,
         });
-  if (streamOpen) for (const file of outputs?.files ?? []) egress.add(file.content.length);
+  if (streamOpen && outputs !== undefined) egress.add(outputs.totalBytes);
   insertUsageEvents(store, egress.flush(Date.now()));
 
-  await issueNote(true);
-  if (streamOpen && status !== "suspended") {
-    const wait = setTimeout(() => finalVoucher.resolve(), init.finalVoucherWaitMs);
-    await finalVoucher.promise;
-    clearTimeout(wait);
-  }
+  await receipts.finish();
+  if (streamOpen && status !== "suspended") await receipts.waitForFinalVoucher(init.finalVoucherWaitMs);
 
-  if (outputs !== undefined) {
-    await send({
-      type: "outputs",
-      files: outputs.files.map((f) => ({ path: f.path, data: Buffer.from(f.content).toString("base64") })),
-      dropped: outputs.dropped,
+  // Outputs: the manifest, then each file streamed from the work dir in chunks, each write awaited;
+  // only once the final note's voucher is stored (the payer has paid for the work that made them).
+  // A job the payer stopped at its budget was paid that budget: its outputs are its own.
+  const finalPaid = receipts.paidInFull;
+  if (outputs !== undefined && streamOpen && !finalPaid) {
+    logger.warn("outputs withheld: the final note has no voucher", { files: outputs.files.length });
+  }
+  if (outputs !== undefined && streamOpen && finalPaid) {
+    await sendJobOutputs(channel, { workDir, outputs }).catch((error: Error) => {
+      streamOpen = false;
+      logger.warn("outputs not delivered", { error: error.message.split("\n")[0] });
     });
   }
-  await send({ type: "end", jobId, status, exitCode: result.exitCode, reason, jobAmount });
-  finishJob(store, jobId, { status, exitCode: result.exitCode, reason, endedAt: Date.now() });
-  logger.info("job ended", { status, amount: jobAmount });
+  await send({
+    type: "end",
+    jobId,
+    status,
+    exitCode: result.exitCode,
+    reason,
+    reasonCode,
+    startedAt: result.startedAt,
+    endedAt: result.endedAt,
+    jobAmount: receipts.jobAmount,
+  });
+  finishJob(store, jobId, { status, exitCode: result.exitCode, reason, reasonCode, endedAt: result.endedAt });
+  logger.info("job ended", { status, reasonCode, amount: receipts.jobAmount });
   await channel.close();
   await reader;
-  return { status, exitCode: result.exitCode, reason, jobAmount };
+  // Outputs are delivered: nothing of the job stays on the host (unless the operator keeps it).
+  if (!init.keepWorkDirs) {
+    await handle
+      .remove()
+      .catch((error: Error) => logger.warn("job cleanup failed", { error: error.message }));
+    await rm(workDir, { recursive: true, force: true }).catch((error: Error) =>
+      logger.warn("work dir not removed", { error: error.message }),
+    );
+  }
+  return { status, exitCode: result.exitCode, reason, reasonCode, jobAmount: receipts.jobAmount };
 }

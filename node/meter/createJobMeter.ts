@@ -3,14 +3,30 @@ import { createUsageAccumulator, type JobMeter, type UsageAccumulator } from "./
 import { type ProcessTreeSample, readProcessTree } from "./readProcessTree.ts";
 import type { UsageEvent, UsageSource } from "./types.ts";
 
-/** Options for {@link createJobMeter}. */
-export interface CreateJobMeterOptions {
-  jobId: string;
+/** One reading of a job's CPU, memory and processes, as a runtime's `JobHandle.sample()` gives it. */
+export interface JobReading {
+  /** Cumulative CPU ms of the job. */
+  cpuMs: bigint;
+  /** Memory held now, KiB. */
+  memKiB: bigint;
+  /** Host pids of its processes (GPU metering matches nvidia-smi's compute apps on them). */
+  hostPids: readonly number[];
+}
+
+/** Where a meter reads the job: a runtime's reading (its cgroup), or a process tree from /proc. */
+export type JobMeterTarget =
+  | { read: () => Promise<JobReading>; rootPid?: never }
   /** The job's root process (for a sandboxed job, the bwrap process: the tree includes the job). */
-  rootPid: number;
+  | { rootPid: number; read?: never };
+
+/** Options for {@link createJobMeter}. */
+export type CreateJobMeterOptions = JobMeterTarget & {
+  jobId: string;
   /** GPUs allocated to the job. */
   gpus: number;
   gpuClass?: string;
+  /** CPU cores the job bought: billed CPU never exceeds cores × metered time. Unlimited when absent. */
+  cpuCores?: number;
   /** Sampling period, ms. Default {@link DEFAULT_METER_INTERVAL_MS}. */
   intervalMs?: number;
   /** Wall clock for event times, epoch ms. Default `Date.now`. */
@@ -26,7 +42,7 @@ export interface CreateJobMeterOptions {
    * with the sample's own events in one `onEvents` call. A source that throws loses only its part.
    */
   sources?: readonly UsageSource[];
-}
+};
 
 /** A job's meter. */
 export interface JobMeterHandle {
@@ -71,21 +87,32 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
   }
 
   // A pid reused by an unrelated process after the job ended must not be metered as the job.
-  const readJobTree = (): ProcessTreeSample => {
-    const sample = readProcessTree(options.rootPid);
+  const readJobTree = (rootPid: number): ProcessTreeSample => {
+    const sample = readProcessTree(rootPid);
     if (rootStartTime === undefined || sample.rootStartTime !== rootStartTime) {
       return { pids: [], cpuMs: 0n, rssKiB: 0n, rootStartTime: undefined };
     }
     return sample;
   };
+  const readJob = async (): Promise<{ cpuMs: bigint; memKiB: bigint; pids: readonly number[] }> => {
+    if (options.read !== undefined) {
+      const reading = await options.read();
+      return { cpuMs: reading.cpuMs, memKiB: reading.memKiB, pids: reading.hostPids };
+    }
+    const tree = readJobTree(options.rootPid);
+    return { cpuMs: tree.cpuMs, memKiB: tree.rssKiB, pids: tree.pids };
+  };
 
   const sources = options.sources ?? [];
   const sampleOnce = async (acc: UsageAccumulator) => {
-    const tree = readJobTree();
+    const tree = await readJob().catch((error: unknown) => {
+      onError(error);
+      return { cpuMs: 0n, memKiB: 0n, pids: [] };
+    });
     const seq = acc.samples;
     const monoMs = mono();
     const timeMs = now();
-    const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.rssKiB, paused });
+    const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.memKiB, paused });
     const collected = await Promise.allSettled(
       sources.map(async (source) => source.collect({ seq, monoMs, timeMs, pids: tree.pids, paused })),
     );
@@ -117,14 +144,16 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
     start() {
       if (stopped !== undefined) throw new Error(`meter of job ${jobId} is stopped`);
       if (accumulator !== undefined) return;
-      const first = readProcessTree(options.rootPid);
-      rootStartTime = first.rootStartTime;
+      // The memory baseline is the job's first reading (its first interval bills what it held then).
+      const first = options.rootPid === undefined ? undefined : readProcessTree(options.rootPid);
+      rootStartTime = first?.rootStartTime;
       const startMono = mono();
       accumulator = createUsageAccumulator({
         jobId,
         gpus: options.gpus,
         ...(options.gpuClass === undefined ? {} : { gpuClass: options.gpuClass }),
-        start: { monoMs: startMono, rssKiB: first.rssKiB },
+        ...(options.cpuCores === undefined ? {} : { cpuCores: options.cpuCores }),
+        start: { monoMs: startMono, rssKiB: first?.rssKiB ?? 0n },
       });
       for (const source of sources) source.start?.(startMono);
       schedule(accumulator);

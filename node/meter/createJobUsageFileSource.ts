@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import type { Meter } from "../../marketplace/messages/primitives.ts";
 import { StoreError } from "../../marketplace/store/errors.ts";
 import { validateUsageEvent } from "../store/validateUsageEvent.ts";
 import {
@@ -17,6 +18,12 @@ export interface JobUsageFileSourceOptions {
   path: string;
   /** Where a count of skipped lines goes (the job's logger). Line contents are never logged. */
   onWarning: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The meters the job's agreement names as self-reported (`agreement.selfReported ?? []`): a line
+   * for any other meter is skipped as bad. Default `requests` and `tokens`, for callers that predate
+   * the agreement field; a job runner passes the agreement's list.
+   */
+  selfReported?: readonly Meter[] | undefined;
 }
 
 /** A {@link UsageSource} of the job's own `requests` and `tokens`, with counts for the report. */
@@ -45,6 +52,10 @@ export function createJobUsageFileSource(options: JobUsageFileSourceOptions): Jo
   let accepted = 0;
   let bad = 0;
   let lineNumber = 0;
+  // Only requests and tokens can ever come from the job: the node measures every other meter itself.
+  const allowed = (options.selfReported ?? ["requests", "tokens"]).filter(
+    (m) => m === "requests" || m === "tokens",
+  );
 
   const readNew = (): Buffer => {
     let fd: number;
@@ -83,7 +94,8 @@ export function createJobUsageFileSource(options: JobUsageFileSourceOptions): Jo
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const { meter, quantity, id } = value as Record<string, unknown>;
-    if (meter !== "requests" && meter !== "tokens") return 'meter must be "requests" or "tokens"';
+    if ((meter !== "requests" && meter !== "tokens") || !allowed.includes(meter))
+      return `meter must be one the agreement names as self-reported (${allowed.join(", ") || "none"})`;
     if (typeof id !== "string" || id === "" || id.length > MAX_JOB_USAGE_ID_CHARS) {
       return `id must be a string of 1 to ${MAX_JOB_USAGE_ID_CHARS} characters`;
     }
@@ -104,7 +116,7 @@ export function createJobUsageFileSource(options: JobUsageFileSourceOptions): Jo
     try {
       validateUsageEvent(event);
     } catch (error) {
-      return error instanceof StoreError ? String(error.details.problem ?? error.message) : "invalid";
+      return error instanceof StoreError ? String(error.facts.problem ?? error.message) : "invalid";
     }
     return event;
   };

@@ -10,7 +10,7 @@ export interface UsageObservation {
   timeMs: number;
   /** Cumulative CPU ms of the job's process tree (may drop when processes leave the tree). */
   cpuMs: bigint;
-  /** Resident memory of the tree now, KiB. */
+  /** Memory the job holds now, KiB (its cgroup's usage, or Σ PSS of its processes). */
   rssKiB: bigint;
   /**
    * The job was suspended (SIGSTOP) during this interval: its time is not billed (no gpu_ms, no
@@ -26,6 +26,12 @@ export interface UsageAccumulatorOptions {
   /** Number of GPUs allocated to the job. */
   gpus: number;
   gpuClass?: string;
+  /**
+   * CPU cores the job bought: billed CPU never exceeds cores × metered (not suspended) time, whatever
+   * the tree reports (a runtime without a CPU limit, or a reading that double counts). Unlimited
+   * when absent.
+   */
+  cpuCores?: number;
   /** The observation at the job's start: the baseline for wall time and memory. CPU starts at 0. */
   start: Omit<UsageObservation, "cpuMs" | "timeMs">;
 }
@@ -48,6 +54,7 @@ export interface UsageAccumulator {
  * - `gpu_ms` = allocated GPUs × monotonic ms since the previous observation;
  * - `cpu_core_ms` = growth of the tree's cumulative CPU ms, kept monotonic as max(previous, now), so
  *   CPU time counts from the job's start (baseline 0) and a process leaving the tree never refunds;
+ *   capped at `cpuCores` × the metered time so far (what was bought), the excess never billed;
  * - `mem_mib_ms` = Σ rssKiB × dtMs with the RSS of the interval's start (what was held during it),
  *   carried exactly: the events' sum is always floor(Σ KiB·ms / 1024).
  *
@@ -60,6 +67,11 @@ export function createUsageAccumulator(options: UsageAccumulatorOptions): UsageA
     throw new RangeError(`gpus must be a non-negative integer, got ${options.gpus}`);
   }
   const gpus = BigInt(options.gpus);
+  if (options.cpuCores !== undefined && (!Number.isSafeInteger(options.cpuCores) || options.cpuCores < 1)) {
+    throw new RangeError(`cpuCores must be a positive integer, got ${options.cpuCores}`);
+  }
+  const cores = options.cpuCores === undefined ? undefined : BigInt(options.cpuCores);
+  let cpuAllowance = 0n;
   let lastMono = options.start.monoMs;
   let lastRss = options.start.rssKiB;
   let cpuSeen = 0n;
@@ -80,11 +92,14 @@ export function createUsageAccumulator(options: UsageAccumulatorOptions): UsageA
         lastMono = o.monoMs;
       }
       if (o.cpuMs > cpuSeen) cpuSeen = o.cpuMs;
+      if (cores !== undefined) cpuAllowance += cores * dt;
+      const cpuDue = cores !== undefined && cpuSeen > cpuAllowance ? cpuAllowance : cpuSeen;
       memKiBms += lastRss * dt;
       lastRss = o.rssKiB;
       const due: Record<JobMeter, bigint> = {
         gpu_ms: emitted.gpu_ms + gpus * dt,
-        cpu_core_ms: cpuSeen,
+        // Never below what was already emitted (the allowance only grows, so this holds by itself).
+        cpu_core_ms: cpuDue > emitted.cpu_core_ms ? cpuDue : emitted.cpu_core_ms,
         mem_mib_ms: memKiBms / 1024n,
       };
       const events: UsageEvent[] = [];

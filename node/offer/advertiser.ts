@@ -2,7 +2,7 @@ import type { LocalAccount } from "viem";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import { signEnvelope } from "../../marketplace/messages/envelope.ts";
 import type { CapacityOffer } from "../../marketplace/messages/offer.ts";
-import type { Rate } from "../../marketplace/messages/primitives.ts";
+import type { Granularity, Rate } from "../../marketplace/messages/primitives.ts";
 import { OFFER_INTERVAL_MS, OFFER_TTL_S, OFFERS_TOPIC } from "../../marketplace/p2p/constants.ts";
 import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
 import type { Capacity } from "../bid/capacity.ts";
@@ -16,6 +16,8 @@ export type AdvertiserComponents = {
   rates: () => Rate[];
   /** Addresses others may dial us on (defaults to the host's own). */
   addrs: () => string[];
+  /** How jobs are billed (the bids' granularity and minimum charge), shown in the offer. */
+  billing?: (() => { granularity: Granularity; minimumCharge?: bigint | undefined }) | undefined;
 };
 
 /** Builds this node's CapacityOffer from its capacity and current rates. */
@@ -43,9 +45,19 @@ export function buildOffer(components: AdvertiserComponents, seq: number): Capac
     memMiB: capacity.totals.memMiB,
     freeMemMiB: Math.max(0, free.memMiB),
     rates: components.rates(),
+    ...billingOf(components),
     maxDurationS: capacity.totals.maxDurationS,
     seq,
   };
+}
+
+function billingOf(components: AdvertiserComponents): Pick<CapacityOffer, "granularity" | "minimumCharge"> {
+  const billing = components.billing?.();
+  if (billing === undefined) return {};
+  const { granularity, minimumCharge } = billing;
+  return minimumCharge === undefined || minimumCharge === 0n
+    ? { granularity }
+    : { granularity, minimumCharge };
 }
 
 /**

@@ -1,8 +1,5 @@
 import type { Rate } from "../../marketplace/messages/primitives.ts";
-
-/** Per-hour units: rates are quoted per GPU-hour, per core-hour and per GiB-hour of memory. */
-export const MS_PER_HOUR = 3_600_000n;
-export const MIB_MS_PER_GIB_HOUR = 3_600_000n * 1024n;
+import { GIB_HOUR_MIB_MS, HOUR_MS } from "../../marketplace/rating/constants.ts";
 
 export type PriceList = {
   /** Token base units per GPU-hour, by GPU class. */
@@ -16,11 +13,11 @@ export function priceListToRates(prices: PriceList): Rate[] {
   const rates: Rate[] = Object.entries(prices.gpuHour).map(([gpuClass, price]) => ({
     meter: "gpu_ms",
     price,
-    per: MS_PER_HOUR,
+    per: HOUR_MS,
     gpuClass,
   }));
-  rates.push({ meter: "cpu_core_ms", price: prices.cpuCoreHour, per: MS_PER_HOUR });
-  rates.push({ meter: "mem_mib_ms", price: prices.memGiBHour, per: MIB_MS_PER_GIB_HOUR });
+  rates.push({ meter: "cpu_core_ms", price: prices.cpuCoreHour, per: HOUR_MS });
+  rates.push({ meter: "mem_mib_ms", price: prices.memGiBHour, per: GIB_HOUR_MIB_MS });
   return rates;
 }
 

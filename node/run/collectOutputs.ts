@@ -1,6 +1,9 @@
 import { constants } from "node:fs";
-import { type FileHandle, glob, open, realpath } from "node:fs/promises";
+import { glob, lstat, open, realpath } from "node:fs/promises";
 import { join } from "node:path";
+import type { DroppedOutput, OutputEntry } from "../../marketplace/messages/job.ts";
+import { MAX_JOB_PATH_CHARS } from "../../marketplace/p2p/constants.ts";
+import { hashFile } from "../../marketplace/transfer/hashFile.ts";
 import { RunError } from "./errors.ts";
 import { isInside, relativeJobPath } from "./relativeJobPath.ts";
 
@@ -10,36 +13,29 @@ export interface CollectOutputsLimits {
   maxFiles: number;
 }
 
-/** One collected file; `path` is relative to the work dir, as matched. */
-export interface OutputFile {
-  path: string;
-  content: Uint8Array;
-}
-
-/** A matched file left out, and why. */
-export interface DroppedOutput {
-  path: string;
-  /** Size in bytes when known. */
-  size?: number;
-  reason: "max-files" | "max-total-bytes" | "outside-work-dir" | "not-a-file";
-}
+/** One collected file, as the outputs frame lists it; `path` is relative to the work dir, as matched. */
+export type OutputFile = OutputEntry;
 
 /** What {@link collectOutputs} found. */
 export interface CollectedOutputs {
   files: OutputFile[];
+  /** A matched file left out, and why: the outputs frame's own schema. */
   dropped: DroppedOutput[];
   totalBytes: number;
 }
 
 /**
- * Collects the job's output files matching `globs` (Node's fs.glob syntax, relative to the work dir).
- * Call it after the job has exited: a running job could swap files under it.
+ * Lists the job's output files matching `globs` (Node's fs.glob syntax, relative to the work dir)
+ * with their size and sha256, read one chunk at a time (never a whole file in memory); the files
+ * are sent from disk later. Call it after the job has exited: a running job could swap files under
+ * it.
  *
  * Limits never fail the call: files are taken in path order while they fit under `maxFiles` and
  * `maxTotalBytes`; the rest are returned in `dropped` with the reason, so the job's owner still gets
- * what fits and learns exactly what did not. Folders matched by a glob are skipped. A path that
- * resolves outside the work dir through a symlink is never read (dropped as `outside-work-dir`); a
- * symlink to a file inside the work dir is read like that file.
+ * what fits and learns exactly what did not. Folders matched by a glob are skipped. Symlinks are
+ * never followed: a path that resolves outside the work dir is dropped as `outside-work-dir`, one
+ * that goes through a symlink inside it as `symlink`, anything but a regular file as `not-a-file`,
+ * a path longer than MAX_JOB_PATH_CHARS as `bad-path`.
  * @throws RunError on an absolute glob, a `..` segment, bad limits or a missing work dir.
  */
 export async function collectOutputs(
@@ -63,12 +59,29 @@ export async function collectOutputs(
 
   const result: CollectedOutputs = { files: [], dropped: [], totalBytes: 0 };
   for (const path of [...matched].sort()) {
-    const real = await realpath(join(root, path)).catch(() => undefined);
-    if (real === undefined || !isInside(root, real)) {
+    if (path.length > MAX_JOB_PATH_CHARS) {
+      result.dropped.push({ path: `${path.slice(0, MAX_JOB_PATH_CHARS - 1)}…`, reason: "bad-path" });
+      continue;
+    }
+    const full = join(root, path);
+    const real = await realpath(full).catch(() => undefined);
+    if (real === undefined) {
+      const link = await lstat(full).then(
+        (s) => s.isSymbolicLink(),
+        () => false,
+      );
+      result.dropped.push({ path, reason: link ? "symlink" : "not-a-file" });
+      continue;
+    }
+    if (!isInside(root, real)) {
       result.dropped.push({ path, reason: "outside-work-dir" });
       continue;
     }
-    const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    if (real !== full) {
+      result.dropped.push({ path, reason: "symlink" });
+      continue;
+    }
+    const handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
       () => undefined,
     );
     if (handle === undefined) {
@@ -85,25 +98,14 @@ export async function collectOutputs(
       } else if (result.totalBytes + stat.size > limits.maxTotalBytes) {
         result.dropped.push({ path, size: stat.size, reason: "max-total-bytes" });
       } else {
-        const content = await readUpTo(handle, stat.size);
-        result.files.push({ path, content });
-        result.totalBytes += content.length;
+        // At most the size checked against the limits, however the file changes.
+        const { size, sha256 } = await hashFile(handle, stat.size);
+        result.files.push({ path, size, sha256 });
+        result.totalBytes += size;
       }
     } finally {
       await handle.close();
     }
   }
   return result;
-}
-
-/** Reads at most `size` bytes (the size checked against the limits), however the file changes. */
-async function readUpTo(handle: FileHandle, size: number): Promise<Uint8Array> {
-  const content = new Uint8Array(size);
-  let offset = 0;
-  while (offset < size) {
-    const { bytesRead } = await handle.read(content, offset, size - offset, offset);
-    if (bytesRead === 0) break;
-    offset += bytesRead;
-  }
-  return content.subarray(0, offset);
 }

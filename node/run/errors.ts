@@ -1,11 +1,10 @@
-/** A job could not be started or its files handled: bad options, unsafe paths, no sandbox. */
-export class RunError extends Error {
-  override name = "RunError";
-  /** Machine-readable specifics (the offending path, option…). */
-  readonly details: Readonly<Record<string, unknown>>;
+import { BaseError } from "../../marketplace/errors/base.ts";
 
-  constructor(message: string, details: Readonly<Record<string, unknown>> = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.details = details;
+/** A job could not be started or its files handled: bad options, unsafe paths, no sandbox. */
+export class RunError extends BaseError {
+  override name = "RunError";
+
+  constructor(message: string, facts: Readonly<Record<string, unknown>> = {}, cause?: unknown) {
+    super(message, { facts, cause });
   }
 }

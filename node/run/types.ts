@@ -1,8 +1,21 @@
-/** `auto`: bubblewrap when it works here, else unsandboxed with a warning; `bwrap`: required; `none`: never. */
+/**
+ * `auto` and `bwrap`: bubblewrap, required (the process runtime refuses to be created without a
+ * working one); `none`: never, jobs run unsandboxed (with a warning), only when the operator says so.
+ */
 export type SandboxMode = "auto" | "bwrap" | "none";
 
-/** Why a job ended: on its own, past its max duration, cancelled, or suspended for too long. */
-export type ExitReason = "exit" | "timeout" | "cancelled" | "suspended-timeout";
+/**
+ * Why a job ended: on its own, past its max duration, cancelled, suspended for too long, or stopped
+ * by a limit it hit (memory: `oom`, processes: `pids`, work dir size: `disk-quota`).
+ */
+export type ExitReason =
+  | "exit"
+  | "timeout"
+  | "cancelled"
+  | "suspended-timeout"
+  | "oom"
+  | "pids"
+  | "disk-quota";
 
 /** How a job ended. Times are epoch ms. */
 export interface JobExit {

@@ -1,14 +1,14 @@
 import type { Address, PublicClient } from "viem";
-import { rateUsage } from "../../marketplace/rating/rateUsage.ts";
-import type { Granularity, Rate } from "../../marketplace/rating/types.ts";
+import { readChannel } from "../../marketplace/chain/actions/readChannel.ts";
+import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
-import { readChannel } from "../job/readChannel.ts";
 import { countUnbilledEvents } from "../store/countUnbilledEvents.ts";
 import { type JobRecord, listJobs } from "../store/jobRecords.ts";
 import { getJobTerms } from "../store/jobTerms.ts";
-import { lastNote, latestVoucher } from "../store/receiptRecords.ts";
+import { latestVoucher, listNotes } from "../store/receiptRecords.ts";
 import { storedNotePayload } from "../store/storedNotePayload.ts";
 import { usageTotals } from "../store/usageTotals.ts";
+import { priceLedger } from "./priceLedger.ts";
 import {
   type ChannelReconciliation,
   DIFFERENCE_KINDS,
@@ -135,7 +135,7 @@ async function reconcileChannel(
     });
   }
 
-  const state = await readChannel(chain.publicClient, chain.escrow, channelId);
+  const state = await readChannel(chain.publicClient, { escrow: chain.escrow, channelId });
   // A running job's vouchers are redeemed when it ends: until then, holding them is no difference.
   if (voucherCumulative > state.redeemed && !running) {
     const redeemable =
@@ -174,32 +174,38 @@ async function reconcileChannel(
   };
 }
 
-/** One job's ledger rated with its rates, and its last note. */
+/**
+ * One job's ledger priced with `priceLedger` (the one note rule applied to the ledger's totals), and
+ * its last note.
+ */
 function reconcileJob(store: Store, job: JobRecord): { job: JobReconciliation; noteCumulative?: bigint } {
-  const note = lastNote(store, job.jobId);
+  const notes = listNotes(store, job.jobId);
+  const note = notes.at(-1);
   const terms = getJobTerms(store, job.jobId);
-  let rates: Rate[] | undefined;
-  let granularity: Granularity = "ms";
-  let minimumCharge: bigint | undefined;
+  let card: Pick<Agreement, "pricing" | "rates" | "granularity" | "minimumCharge"> | undefined;
   let ratesSource: RatesSource = "none";
   if (terms !== undefined) {
-    rates = terms.rates.map(({ gpuClass: _class, ...rate }) => rate);
-    granularity = terms.granularity;
-    minimumCharge = terms.minimumCharge;
+    card = terms;
     ratesSource = "agreement";
   } else if (note !== undefined) {
     // A job from before terms were stored: its note states the rates it used. Its granularity is
     // unknown; "ms" rounds nothing up, so it can only understate the ledger, never invent leakage.
-    rates = storedNotePayload(note).rates;
+    card = { pricing: "fixed", rates: storedNotePayload(note).rates, granularity: "ms" };
     ratesSource = "last-note";
   }
   const totals = usageTotals(store, job.jobId);
   const hasUsage = Object.keys(totals).length > 0;
   let ledgerAmount: bigint | null = null;
-  if (rates !== undefined) {
+  if (card !== undefined) {
     // No usage and no note, no bill: a minimum charge is owed only once the job was billed at all.
     ledgerAmount =
-      !hasUsage && note === undefined ? 0n : rateUsage(totals, rates, granularity, { minimumCharge }).total;
+      !hasUsage && note === undefined
+        ? 0n
+        : priceLedger({
+            card,
+            notes: card.pricing === "spot" ? notes.map(storedNotePayload) : [],
+            totals,
+          });
   }
   return {
     job: {

@@ -1,4 +1,4 @@
-import type { ChannelState } from "../job/readChannel.ts";
+import type { ChannelState } from "../../marketplace/chain/actions/readChannel.ts";
 import type { JobStatus } from "../store/jobRecords.ts";
 
 /**

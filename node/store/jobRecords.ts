@@ -1,3 +1,4 @@
+import type { JobEndReason } from "../../marketplace/messages/job.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { withTransaction } from "../../marketplace/store/withTransaction.ts";
 
@@ -20,6 +21,12 @@ export type JobRecord = {
   startedAt: number;
   endedAt: number | null;
   jobAmount: bigint;
+  /** `docker` or `process`, once started. */
+  runtime: string | null;
+  /** The image that ran (repo digest or image ID), for a container job. */
+  imageDigest: string | null;
+  /** Why it ended, as a code (`exit`, `timeout`, `oom`, `pids`, `disk-quota`, `cancelled`, …). */
+  reasonCode: string | null;
 };
 
 type JobRow = {
@@ -35,6 +42,9 @@ type JobRow = {
   started_at: number;
   ended_at: number | null;
   job_amount: string;
+  runtime: string | null;
+  image_digest: string | null;
+  reason_code: string | null;
 };
 
 const toRecord = (r: JobRow): JobRecord => ({
@@ -50,12 +60,18 @@ const toRecord = (r: JobRow): JobRecord => ({
   startedAt: r.started_at,
   endedAt: r.ended_at,
   jobAmount: BigInt(r.job_amount),
+  runtime: r.runtime,
+  imageDigest: r.image_digest,
+  reasonCode: r.reason_code,
 });
 
 /** Records a starting job and marks its channel busy, in one transaction; false if the channel is busy. */
 export function insertJob(
   store: Store,
-  job: Omit<JobRecord, "status" | "exitCode" | "reason" | "endedAt" | "jobAmount">,
+  job: Omit<
+    JobRecord,
+    "status" | "exitCode" | "reason" | "endedAt" | "jobAmount" | "runtime" | "imageDigest" | "reasonCode"
+  >,
 ) {
   return withTransaction(store.db, () => {
     const busy = store.db
@@ -80,14 +96,33 @@ export function insertJob(
   });
 }
 
+/** Records how the runtime started the job: when its first process ran, where, and which image. */
+export function markJobStarted(
+  store: Store,
+  jobId: string,
+  run: { startedAt: number; runtime: string; imageDigest?: string | undefined },
+): void {
+  store.db
+    .prepare("UPDATE jobs SET started_at = ?, runtime = ?, image_digest = ? WHERE job_id = ?")
+    .run(run.startedAt, run.runtime, run.imageDigest ?? null, jobId);
+}
+
 export function finishJob(
   store: Store,
   jobId: string,
-  end: { status: JobStatus; exitCode: number | null; reason: string; endedAt: number },
+  end: {
+    status: JobStatus;
+    exitCode: number | null;
+    reason: string;
+    reasonCode: JobEndReason;
+    endedAt: number;
+  },
 ): void {
   store.db
-    .prepare("UPDATE jobs SET status = ?, exit_code = ?, reason = ?, ended_at = ? WHERE job_id = ?")
-    .run(end.status, end.exitCode, end.reason, end.endedAt, jobId);
+    .prepare(
+      "UPDATE jobs SET status = ?, exit_code = ?, reason = ?, reason_code = ?, ended_at = ? WHERE job_id = ?",
+    )
+    .run(end.status, end.exitCode, end.reason, end.reasonCode, end.endedAt, jobId);
 }
 
 export function getJob(store: Store, jobId: string): JobRecord | undefined {

@@ -111,4 +111,66 @@ export const MIGRATIONS: readonly Migration[] = [
   ) STRICT;
 `,
   },
+  {
+    version: 5,
+    name: "how each job ran",
+    // The runtime and image digest that ran the job, and why it ended as a code both sides see
+    // (`exit`, `timeout`, `oom`, `pids`, `disk-quota`, `cancelled`, …). `started_at` is rewritten to
+    // the moment the job's first process started once the runtime has started it.
+    sql: `
+  ALTER TABLE jobs ADD COLUMN runtime TEXT;
+  ALTER TABLE jobs ADD COLUMN image_digest TEXT;
+  ALTER TABLE jobs ADD COLUMN reason_code TEXT;
+`,
+  },
+  {
+    version: 6,
+    name: "redemption queue",
+    // What to redeem is already known: each channel's newest voucher above its redemptions that
+    // count (vouchers, redemptions). This keeps only the queue's own state per channel: attempts and
+    // when to try again (backoff while the chain is unreachable), the last error, the channel's
+    // redeem deadline as last read on-chain, and when a near deadline was last warned about.
+    // Redemptions gain two statuses: `sent` (mined or not, not yet counted) and `dropped` (the chain
+    // lost it: a reorg or a reloaded node); only `confirmed` (N confirmations) counts as paid.
+    sql: `
+  CREATE TABLE redemption_queue (
+    channel_id      TEXT PRIMARY KEY NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    deadline        INTEGER,
+    warned_at       INTEGER
+  ) STRICT;
+`,
+  },
+  {
+    version: 7,
+    name: "one voucher row per signed note",
+    // One fact, one table: `vouchers` (one row per channel amount and job) and `note_vouchers` (one
+    // row per signed note, without the signature) both said which notes the payer signed. Now
+    // `vouchers` holds one row per signed note, with its signature; the rows of equal amount carry the
+    // same signature (same typed data). Old rows move over: a note_vouchers row takes the signature of
+    // its job's voucher of the same amount.
+    sql: `
+  CREATE TABLE vouchers_by_note (
+    job_id            TEXT NOT NULL REFERENCES jobs (job_id),
+    note_seq          INTEGER NOT NULL CHECK (note_seq >= 0),
+    channel_id        TEXT NOT NULL,
+    cumulative_amount TEXT NOT NULL,
+    sort_key          TEXT NOT NULL,
+    signature         TEXT NOT NULL,
+    received_at       INTEGER NOT NULL,
+    PRIMARY KEY (job_id, note_seq)
+  ) STRICT;
+  INSERT OR IGNORE INTO vouchers_by_note
+    SELECT job_id, note_seq, channel_id, cumulative_amount, sort_key, signature, received_at FROM vouchers;
+  INSERT OR IGNORE INTO vouchers_by_note
+    SELECT n.job_id, n.note_seq, v.channel_id, n.cumulative_amount, v.sort_key, v.signature, n.received_at
+    FROM note_vouchers n JOIN vouchers v ON v.job_id = n.job_id AND v.cumulative_amount = n.cumulative_amount;
+  DROP TABLE note_vouchers;
+  DROP TABLE vouchers;
+  ALTER TABLE vouchers_by_note RENAME TO vouchers;
+  CREATE INDEX vouchers_by_channel ON vouchers (channel_id, sort_key);
+`,
+  },
 ];

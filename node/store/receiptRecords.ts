@@ -95,8 +95,10 @@ export function listNotes(store: Store, jobId: string): StoredNote[] {
 }
 
 /**
- * Stores a voucher durably before anything acts on it. Vouchers are cumulative: a channel's newest
- * voucher is the one with the highest amount, and an older one arriving late changes nothing.
+ * Stores a voucher durably before anything acts on it, as the record that the payer signed note
+ * `noteSeq` (migration 7: one row per signed note; notes of equal amount share one signature).
+ * Vouchers are cumulative: a channel's newest voucher is the one with the highest amount, and an
+ * older one arriving late changes nothing. The same note stored twice is stored once.
  */
 export function insertVoucher(store: Store, voucher: StoredVoucher & { receivedAt: number }): void {
   withTransaction(store.db, () => {
@@ -120,17 +122,20 @@ export function insertVoucher(store: Store, voucher: StoredVoucher & { receivedA
 /** The channel's highest voucher, or undefined. */
 export function latestVoucher(store: Store, channelId: bigint): StoredVoucher | undefined {
   const row = store.db
-    .prepare("SELECT * FROM vouchers WHERE channel_id = ? ORDER BY sort_key DESC LIMIT 1")
+    .prepare("SELECT * FROM vouchers WHERE channel_id = ? ORDER BY sort_key DESC, note_seq LIMIT 1")
     .get(channelId.toString()) as VoucherRow | undefined;
   return row === undefined ? undefined : toVoucher(row);
 }
 
+/** The job's vouchers, one per amount (under the first note signed for it), with the transaction that paid each. */
 export function jobVouchers(store: Store, jobId: string): (StoredVoucher & { redeemTx: string | null })[] {
   const rows = store.db
     .prepare(
       `SELECT v.*, (SELECT r.tx_hash FROM redemptions r WHERE r.channel_id = v.channel_id
          AND r.sort_key >= v.sort_key AND r.status = 'confirmed' ORDER BY r.sort_key LIMIT 1) AS redeem_tx
-       FROM vouchers v WHERE v.job_id = ? ORDER BY v.sort_key`,
+       FROM vouchers v WHERE v.job_id = ?
+         AND v.note_seq = (SELECT MIN(w.note_seq) FROM vouchers w WHERE w.job_id = v.job_id AND w.sort_key = v.sort_key)
+       ORDER BY v.sort_key`,
     )
     .all(jobId) as (VoucherRow & { redeem_tx: string | null })[];
   return rows.map((r) => ({ ...toVoucher(r), redeemTx: r.redeem_tx }));
@@ -157,7 +162,8 @@ export function recordRedemption(
     txHash: string;
     channelId: bigint;
     cumulativeAmount: bigint;
-    status: "confirmed" | "failed";
+    /** `sent` until it has its confirmations; `dropped` when the chain lost it (see the redemption queue). */
+    status: "sent" | "confirmed" | "failed" | "dropped";
     blockNumber: bigint | null;
     createdAt: number;
   },
@@ -182,11 +188,15 @@ export function recordRedemption(
 export function receiptStats(store: Store) {
   const count = (sql: string) => Number((store.db.prepare(sql).get() as { n: number | bigint }).n);
   return {
+    // A voucher is one amount signed for one job (notes of equal amount share it).
     vouchersRedeemed: count(
-      `SELECT COUNT(*) AS n FROM vouchers v WHERE EXISTS (SELECT 1 FROM redemptions r
+      `SELECT COUNT(*) AS n FROM (SELECT DISTINCT channel_id, sort_key, job_id FROM vouchers) v
+       WHERE EXISTS (SELECT 1 FROM redemptions r
          WHERE r.channel_id = v.channel_id AND r.sort_key >= v.sort_key AND r.status = 'confirmed')`,
     ),
-    vouchersTotal: count("SELECT COUNT(*) AS n FROM vouchers"),
+    vouchersTotal: count(
+      "SELECT COUNT(*) AS n FROM (SELECT DISTINCT channel_id, sort_key, job_id FROM vouchers)",
+    ),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Hex } from "viem";
+import { probeBwrap } from "../../node/run/process/probeBwrap.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 /** The fake nvidia-smi (recorded real outputs): this machine and CI have no GPU. */
@@ -16,7 +17,7 @@ export type ProviderProcessParameters = {
   /** FAKE_NVIDIA_SMI_PROFILE: h100x2, rtx4090, a100x8, t4; undefined = no GPU (CPU only). */
   gpuProfile?: string | undefined;
   bootstrap?: string[];
-  /** Extra provider config (merged into the file). */
+  /** Extra provider config (merged into the file; its `runtime` merged into the default one). */
   config?: Record<string, unknown>;
   /** Where the node's stderr goes: inherited by default. */
   stderr?: "inherit" | "ignore" | "pipe";
@@ -39,20 +40,34 @@ export type ProviderProcess = {
 };
 
 /**
+ * The runtime of test and demo providers unless they say otherwise: plain-command jobs in the process
+ * runtime, sandboxed where bubblewrap works. Where it does not (a fresh machine without it), the
+ * sandbox is switched off explicitly, as an operator would have to: the jobs are the harness's own.
+ */
+export async function defaultRuntime(): Promise<{ kind: "process"; sandbox: "auto" | "none" }> {
+  return { kind: "process", sandbox: (await probeBwrap()).available ? "auto" : "none" };
+}
+
+/**
  * Starts `gridspot provider start` as a separate process, the way an operator runs it, and waits
  * for the JSON line it prints once it listens.
  */
 export async function startProviderProcess(p: ProviderProcessParameters): Promise<ProviderProcess> {
   await mkdir(p.dataDir, { recursive: true });
   const configPath = join(p.dataDir, "config.json");
+  const { runtime, ...rest } = p.config ?? {};
   const config = {
     dataDir: p.dataDir,
     rpcUrl: p.rpcUrl,
     deploymentsDir: p.deploymentsDir,
     p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: p.bootstrap ?? [], localNetwork: true },
     api: { port: 0 },
-    ...(p.gpuProfile === undefined ? { runtime: { nvidiaSmi: join(p.dataDir, "no-nvidia-smi") } } : {}),
-    ...p.config,
+    runtime: {
+      ...(await defaultRuntime()),
+      ...(p.gpuProfile === undefined ? { nvidiaSmi: join(p.dataDir, "no-nvidia-smi") } : {}),
+      ...(runtime as Record<string, unknown> | undefined),
+    },
+    ...rest,
   };
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(

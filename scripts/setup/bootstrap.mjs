@@ -45,7 +45,9 @@ function ensureInstalled() {
   // `npm install` (which follows the lockfile) rather than `npm ci`: npm leaves other platforms'
   // optional binaries (biome, EDR, anvil for macOS/Windows/arm) out of the lockfile when the
   // registry lacks them at the locked version, and `npm ci` then refuses the lockfile as out of sync.
-  const install = ["install", "--no-audit", "--no-fund"];
+  // `--loglevel=notice` overrides the project's .npmrc (`loglevel=silent`, which keeps npm's script
+  // banner off stdout): an install that fails must say why.
+  const install = ["install", "--no-audit", "--no-fund", "--loglevel=notice"];
   const [command, args] =
     major >= 22 ? ["npm", install] : ["npx", ["-y", "-p", "node@24", "npm", ...install]];
   // npm's progress goes to stderr so that `--json` output on stdout stays one document.

@@ -2,6 +2,7 @@
 // the job protocol of a provider node (its own process), the bid protocol of a submitter (this
 // process). Each is refused, nothing forged takes effect, and the nodes go on serving: the file
 // ends with a normal job, run and redeemed.
+
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,6 +17,7 @@ import type { Submitter } from "../../marketplace/client/createSubmitter.ts";
 import { ensureChannel } from "../../marketplace/client/ensureChannel.ts";
 import { runJobClient } from "../../marketplace/client/runJobClient.ts";
 import { claimChannel, insertSubmitterJob } from "../../marketplace/client/submitterStore.ts";
+import { withDefaultMaxRates } from "../../marketplace/client/withDefaultMaxRates.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import type { Bid } from "../../marketplace/messages/bid.ts";
 import { type Envelope, type MessageKind, signEnvelope } from "../../marketplace/messages/envelope.ts";
@@ -127,7 +129,8 @@ function signAsRaw(
 }
 
 const requirements = { gpus: 1, gpuClass: GPU_CLASS, cpuCores: 1, memMiB: 512, maxDurationS: 60 };
-const maxRates = [{ meter: "gpu_ms" as const, price: 5n * GRID, per: HOUR_MS }];
+// Every meter the providers price needs a maximum, or the collector refuses the bid.
+const maxRates = withDefaultMaxRates([{ meter: "gpu_ms" as const, price: 5n * GRID, per: HOUR_MS }]);
 
 function rawOrder(orderId: string, submitter: Address = raw.account.address): JobOrder {
   return {

@@ -2,7 +2,7 @@
 // redeems the newest voucher it stored before dying, and never gets paid twice for it.
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { probeBwrap } from "../../node/run/probeBwrap.ts";
+import { probeBwrap } from "../../node/run/process/probeBwrap.ts";
 import { createCleanups } from "./support/cleanups.ts";
 import { type Market, startMarket } from "./support/market.ts";
 import { createTestSubmitter, startTestProvider, submitBurnJob } from "./support/nodes.ts";

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { settleOrphanedJobs } from "../../marketplace/client/settleOrphanedJobs.ts";
 import {
   getSubmitterJob,
   listJobVouchers,
@@ -177,5 +178,17 @@ describe("the submitter vanishing mid-job", () => {
       unpaid,
       `unpaid ${unpaid} (~${unpaidMs} ms at full use) exceeds ${bound} (${allowanceMs} ms at full use)`,
     ).toBeLessThanOrEqual(bound);
+
+    // The submitter's side recovers: the next time its store is opened (any command), the job its
+    // dead CLI left `running` ends `lost` and its channel is free for the next job.
+    expect(stored?.status).toBe("running");
+    expect(settleOrphanedJobs(store)).toEqual([jobId]);
+    expect(getSubmitterJob(store, jobId)?.status).toBe("lost");
+    const busy = store.db
+      .prepare("SELECT busy_job FROM channels WHERE channel_id = ?")
+      .get(channelId.toString()) as {
+      busy_job: string | null;
+    };
+    expect(busy.busy_job).toBeNull();
   });
 });

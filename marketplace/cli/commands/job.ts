@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import type { Hex } from "viem";
+import { listRedemptions, type Redemption, redeemTxFor } from "../../chain/actions/listRedemptions.ts";
 import { createSubmitter, type Submitter } from "../../client/createSubmitter.ts";
-import { listRedemptions, type Redemption, redeemTxFor } from "../../client/listRedemptions.ts";
 import { storedAgreement } from "../../client/storedAgreement.ts";
 import { submitJob } from "../../client/submitJob.ts";
 import {
@@ -15,23 +13,36 @@ import {
 } from "../../client/submitterStore.ts";
 import { timeUntilEmpty } from "../../client/timeUntilEmpty.ts";
 import { verifyJob } from "../../client/verifyJob.ts";
+import { TransferError } from "../../errors/transfer.ts";
 import { UsageError } from "../../errors/usage.ts";
 import { buildInvoice } from "../../invoice/buildInvoice.ts";
 import { invoiceToCsv } from "../../invoice/invoiceToCsv.ts";
-import type { Rate } from "../../messages/primitives.ts";
+import { jobPath } from "../../messages/jobPath.ts";
+import { imageRef, type Rate } from "../../messages/primitives.ts";
 import { type DebitNote, debitNote } from "../../messages/receipt.ts";
 import { HOUR_MS } from "../../rating/constants.ts";
-import { formatGrid, formatMs, parseGrid, parsePositiveInt } from "../format.ts";
+import { localInputManifest } from "../../transfer/localInputManifest.ts";
+import { chainContext } from "../chainContext.ts";
+import { checkBootstrap } from "../checkBootstrap.ts";
 import {
-  GLOBAL_OPTION_SPEC,
-  type GlobalOptions,
-  loadCliAccount,
-  resolveGlobalOptions,
-} from "../globalOptions.ts";
+  formatDuration,
+  formatGranularity,
+  formatGrid,
+  formatRate,
+  formatTable,
+  parseDurationS,
+  parseGrid,
+  parsePositiveInt,
+} from "../format.ts";
+import { type GlobalOptions, loadCliAccount } from "../globalOptions.ts";
+import { assertDeployed } from "../openChain.ts";
+import { createProgress } from "../progress.ts";
+import { transferProgress } from "../transferProgress.ts";
 import type { CommandResult } from "./types.ts";
 
 async function open(options: GlobalOptions): Promise<Submitter> {
-  return createSubmitter(
+  chainContext.rpcUrl = options.rpcUrl;
+  const submitter = await createSubmitter(
     {
       dataDir: options.dataDir,
       rpcUrl: options.rpcUrl,
@@ -41,43 +52,77 @@ async function open(options: GlobalOptions): Promise<Submitter> {
     },
     await loadCliAccount(options),
   );
+  chainContext.address = submitter.account.address;
+  chainContext.chainId = submitter.clients.chain.id;
+  chainContext.contracts = { ...submitter.deployment.contracts };
+  return submitter;
 }
+
+/** The flags of `job submit`, as the parser hands them over (strings, checked here). */
+export type JobSubmitFlags = {
+  gpus?: string | undefined;
+  gpuClass?: string | undefined;
+  cpus?: string | undefined;
+  mem?: string | undefined;
+  maxPriceGpuHour?: string | undefined;
+  budget?: string | undefined;
+  maxDuration?: string | undefined;
+  expectedDuration?: string | undefined;
+  input?: string[] | undefined;
+  output?: string[] | undefined;
+  env?: string[] | undefined;
+  bidWindow?: string | undefined;
+  explain?: boolean | undefined;
+  outDir?: string | undefined;
+  redeemWait?: string | undefined;
+  image?: string | undefined;
+  entrypoint?: string | undefined;
+};
 
 /**
  * `job submit [flags] -- COMMAND [ARGS]`: everything after `--` is the job's command line.
  */
-export async function jobSubmit(argv: string[]): Promise<CommandResult> {
-  const split = argv.indexOf("--");
-  const own = split === -1 ? argv : argv.slice(0, split);
-  const command = split === -1 ? [] : argv.slice(split + 1);
-  const { values } = parseArgs({
-    args: own,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      ...GLOBAL_OPTION_SPEC,
-      gpus: { type: "string" },
-      "gpu-class": { type: "string" },
-      cpus: { type: "string" },
-      mem: { type: "string" },
-      "max-price-gpu-hour": { type: "string" },
-      budget: { type: "string" },
-      "max-duration": { type: "string" },
-      input: { type: "string", multiple: true },
-      output: { type: "string", multiple: true },
-      env: { type: "string", multiple: true },
-      "bid-window": { type: "string" },
-      explain: { type: "boolean", default: false },
-      "out-dir": { type: "string" },
-      "redeem-wait": { type: "string" },
-    },
-  });
+export async function jobSubmit(
+  options: GlobalOptions,
+  flags: JobSubmitFlags,
+  p: { operands: string[]; command: string[] },
+): Promise<CommandResult> {
+  const command = p.command;
+  const values = {
+    gpus: flags.gpus,
+    "gpu-class": flags.gpuClass,
+    cpus: flags.cpus,
+    mem: flags.mem,
+    "max-price-gpu-hour": flags.maxPriceGpuHour,
+    budget: flags.budget,
+    "max-duration": flags.maxDuration,
+    input: flags.input,
+    output: flags.output,
+    env: flags.env,
+    "bid-window": flags.bidWindow,
+    explain: flags.explain === true,
+    "out-dir": flags.outDir,
+    "redeem-wait": flags.redeemWait,
+    image: flags.image,
+    entrypoint: flags.entrypoint,
+  };
+  if (p.operands.length > 0 && command.length === 0) {
+    throw new UsageError(
+      `Give the job's command after --, e.g. gridspot job submit --cpus 1 -- ${p.operands.join(" ")}`,
+    );
+  }
   if (command.length === 0 || command[0] === undefined) {
     throw new UsageError(
       "Give the job's command after --, e.g. gridspot job submit --cpus 1 -- python3 train.py",
     );
   }
-  const options = resolveGlobalOptions(values, "submitter");
+  const image = values.image;
+  if (image !== undefined && !imageRef.safeParse(image).success) {
+    throw new UsageError(`--image must be an image reference like ghcr.io/acme/trainer:1.2, got "${image}"`);
+  }
+  if (values.entrypoint !== undefined && image === undefined) {
+    throw new UsageError("--entrypoint needs --image: only a container image has an entrypoint to replace");
+  }
   const gpus = parsePositiveInt(values.gpus, "--gpus", 0);
   const gpuClass = values["gpu-class"];
   if (gpuClass !== undefined && !/^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/.test(gpuClass)) {
@@ -97,15 +142,23 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
     if (eq <= 0) throw new UsageError(`--env takes NAME=VALUE, got "${pair}"`);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  const inputs = await Promise.all(
-    (values.input ?? []).map(async (path) => {
-      try {
-        return { path: basename(path), data: new Uint8Array(await readFile(path)) };
-      } catch (error) {
-        throw new UsageError(`Cannot read --input ${path}`, { cause: error });
-      }
-    }),
-  );
+  // Output globs must stay inside the job's work dir: refused here, before any order is published.
+  const outputs = (values.output ?? []).map((glob) => {
+    try {
+      return jobPath(glob, "--output glob");
+    } catch (error) {
+      if (!(error instanceof TransferError)) throw error;
+      throw new UsageError(`${error.shortMessage}: output globs are relative to the job's work dir`);
+    }
+  });
+  // Files and folders (recursively, relative paths kept), hashed here: the start signs each sha256.
+  const manifest = await localInputManifest(values.input ?? []).catch((error: unknown) => {
+    if (!(error instanceof TransferError)) throw error;
+    throw new UsageError(`--input: ${error.shortMessage}`, { cause: error });
+  });
+  for (const { source, reason } of manifest.skipped)
+    process.stderr.write(`gridspot: --input: skipped ${source}: ${reason}\n`);
+  const inputs = manifest.files;
   const requirements = {
     gpus,
     ...(gpuClass === undefined ? {} : { gpuClass }),
@@ -113,21 +166,51 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
     memMiB: Math.max(1, parsePositiveInt(values.mem, "--mem", 512)),
     maxDurationS: Math.max(1, parsePositiveInt(values["max-duration"], "--max-duration", 3600)),
   };
+  const expectedS =
+    flags.expectedDuration === undefined
+      ? undefined
+      : parseDurationS(flags.expectedDuration, "--expected-duration");
+  if (expectedS !== undefined && expectedS > requirements.maxDurationS)
+    throw new UsageError("--expected-duration cannot be longer than --max-duration");
   // Every flag is checked before the wallet, the chain or the network is touched.
   const budget = values.budget === undefined ? undefined : parseGrid(values.budget, "--budget");
   const bidWindowMs = parsePositiveInt(values["bid-window"], "--bid-window", 1500);
   const redeemWaitMs = parsePositiveInt(values["redeem-wait"], "--redeem-wait", 30_000);
   const submitter = await open(options);
+  try {
+    // A stale deployments file or an unreachable bootstrap is said before any order is published.
+    await assertDeployed(submitter.clients, submitter.deployment);
+    for (const address of checkBootstrap((await submitter.network()).host, options.bootstrap))
+      process.stderr.write(`gridspot: cannot reach bootstrap peer ${address}; going on without it\n`);
+  } catch (error) {
+    await submitter.close();
+    throw error;
+  }
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
   let lastCost = "";
+  const progress = createProgress(process.stderr);
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  const stopTicker = () => {
+    if (ticker !== undefined) clearInterval(ticker);
+    ticker = undefined;
+  };
   try {
     const result = await submitJob(submitter, {
       requirements,
       maxRates,
       budget,
-      spec: { command: command[0], args: command.slice(1), env, outputs: values.output ?? [] },
+      ...(expectedS === undefined ? {} : { expectedDurationMs: BigInt(expectedS) * 1000n }),
+      spec: {
+        ...(image === undefined ? {} : { image }),
+        // One word: the entrypoint's program (its arguments go after --, with the command).
+        ...(values.entrypoint === undefined ? {} : { entrypoint: [values.entrypoint] }),
+        command: command[0],
+        args: command.slice(1),
+        env,
+        outputs,
+      },
       inputs,
       outputDir: resolve(values["out-dir"] ?? "gridspot-out"),
       bidWindowMs,
@@ -135,14 +218,35 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
       redeemWaitMs,
       signal: controller.signal,
       events: {
-        onProgress: (m) => process.stderr.write(`gridspot: ${m}\n`),
-        onLog: (stream, data) =>
-          (options.json ? process.stderr : stream === "stdout" ? process.stdout : process.stderr).write(data),
-        onStatus: (status, reason) => process.stderr.write(`gridspot: job ${status}: ${reason}\n`),
-        onAlert: (message) => process.stderr.write(`gridspot: ${message}\n`),
+        onProgress: (m) => {
+          stopTicker();
+          progress.done(m);
+          // The bid window: a live countdown on a terminal.
+          if (progress.live && m.includes("collecting bids")) {
+            const started = Date.now();
+            ticker = setInterval(
+              () =>
+                progress.update(
+                  `collecting bids: ${formatDuration(Date.now() - started)} of ${formatDuration(bidWindowMs)}`,
+                ),
+              200,
+            );
+          }
+        },
+        onLog: (stream, data) => {
+          stopTicker();
+          progress.clear();
+          (options.json ? process.stderr : stream === "stdout" ? process.stdout : process.stderr).write(data);
+        },
+        onStatus: (status, reason) => progress.done(`job ${status}: ${reason}`),
+        onAlert: (message) => progress.done(message),
+        // Transfers: a live line on a terminal, a line per tenth otherwise.
+        onTransfer: transferProgress((line) =>
+          line.includes("(100 %)") ? progress.done(line) : progress.update(line),
+        ),
         onNote: (note, verdict) => {
-          lastCost = `gridspot: cost so far ${formatGrid(note.jobAmount)} after ${formatMs(BigInt(note.elapsedMs))}${verdict === "accepted" ? "" : ` — REFUSED: ${verdict}`}`;
-          process.stderr.write(`${lastCost}\n`);
+          lastCost = `cost so far ${formatGrid(note.jobAmount)} after ${formatDuration(note.elapsedMs)}${verdict === "accepted" ? "" : ` — REFUSED: ${verdict}`}`;
+          progress.update(lastCost);
         },
       },
     });
@@ -153,6 +257,11 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
       status: result.status,
       exitCode: result.exitCode,
       reason: result.reason,
+      reasonCode: result.reasonCode ?? null,
+      startedAt: result.startedAt ?? null,
+      endedAt: result.endedAt ?? null,
+      runtime: result.runtime ?? null,
+      imageDigest: result.imageDigest ?? null,
       usage: result.usage,
       amount: result.amount,
       budget: result.budget,
@@ -161,20 +270,33 @@ export async function jobSubmit(argv: string[]): Promise<CommandResult> {
       lastVoucher: result.vouchers.at(-1)?.cumulativeAmount ?? null,
       redeemTx: result.redeemTx,
       outputs: result.outputs,
+      dropped: result.dropped,
       bids: result.bids,
       explanation: result.explanation,
     };
     const text = [
       `Job ${result.jobId} ${result.status} (${result.reason})`,
       `Provider   ${result.provider} ${result.gpuClass ?? "(CPU only)"}`,
-      ...Object.entries(result.usage).map(([meter, q]) => `Usage      ${meter.padEnd(12)} ${q}`),
+      ...(result.runtime === undefined
+        ? []
+        : [
+            `Ran in     ${result.runtime}${result.imageDigest === undefined ? "" : ` ${result.imageDigest}`}`,
+          ]),
+      ...Object.entries(result.usage).map(
+        ([meter, q]) => `Usage      ${meter.padEnd(12)} ${quantityText(meter, BigInt(q ?? 0))}`,
+      ),
       `Amount     ${formatGrid(result.amount)} (budget ${formatGrid(result.budget)})`,
       `Vouchers   ${result.vouchers.length} signed on channel ${result.channelId}`,
       `Redeemed   ${result.redeemTx ?? "not yet (the provider redeems after the job)"}`,
       ...(result.outputs.length > 0 ? [`Outputs    ${result.outputs.join(", ")}`] : []),
+      ...(result.dropped.length > 0
+        ? [`Dropped    ${result.dropped.map((d) => `${d.path} (${d.reason})`).join(", ")}`]
+        : []),
     ].join("\n");
     return { json, text, exitCode: result.status === "completed" ? 0 : 1 };
   } finally {
+    stopTicker();
+    progress.clear();
     process.off("SIGINT", onSigint);
     await submitter.close();
   }
@@ -193,9 +315,16 @@ export async function jobList(options: GlobalOptions): Promise<CommandResult> {
     const text =
       jobs.length === 0
         ? "No jobs yet."
-        : jobs
-            .map((j) => `${j.jobId}  ${j.status.padEnd(9)} ${formatGrid(j.amount).padEnd(28)} ${j.provider}`)
-            .join("\n");
+        : formatTable([
+            ["JOB", "STATUS", "COST", "SUBMITTED", "PROVIDER"],
+            ...jobs.map((j) => [
+              j.jobId,
+              j.status,
+              formatGrid(j.amount),
+              j.createdAt.replace(/\.\d+Z$/, "Z"),
+              j.provider,
+            ]),
+          ]);
     return { json: { jobs }, text };
   } finally {
     await submitter.close();
@@ -209,10 +338,13 @@ function requireJob(submitter: Submitter, jobId: string | undefined) {
   return job;
 }
 
-export async function jobStatus(options: GlobalOptions, jobId: string | undefined): Promise<CommandResult> {
+export async function jobStatus(
+  options: GlobalOptions,
+  p: { jobId: string | undefined },
+): Promise<CommandResult> {
   const submitter = await open(options);
   try {
-    const job = requireJob(submitter, jobId);
+    const job = requireJob(submitter, p.jobId);
     const { agreement: _a, spec: _s, ...rest } = job;
     const notes = acceptedNotes(submitter, job.jobId);
     // Only a running job burns its budget; for one that ended the estimate means nothing.
@@ -229,10 +361,13 @@ export async function jobStatus(options: GlobalOptions, jobId: string | undefine
       text: [
         `Job ${job.jobId}: ${job.status}${job.reason ? ` (${job.reason})` : ""}`,
         `Provider ${job.provider}, channel ${job.channelId}`,
+        ...(job.runtime === null
+          ? []
+          : [`Ran in ${job.runtime}${job.imageDigest === null ? "" : ` from image ${job.imageDigest}`}`]),
         `Amount ${formatGrid(job.amount)} of budget ${formatGrid(job.budget)}`,
         ...(job.status === "running"
           ? [
-              `Time until empty ${timeUntilEmptyS === null ? "unknown (no recent spending to measure)" : `about ${formatMs(BigInt(timeUntilEmptyS) * 1000n)} at the recent burn rate`}`,
+              `Time until empty ${timeUntilEmptyS === null ? "unknown (no recent spending to measure)" : `about ${formatDuration(timeUntilEmptyS * 1000)} at the recent burn rate`}`,
             ]
           : []),
         ...(alerts.length > 0
@@ -258,18 +393,14 @@ function acceptedNotes(submitter: Submitter, jobId: string): DebitNote[] {
  * minimum-charge top-up), traced from the events the notes billed to the vouchers and the
  * transactions that redeemed them. CSV: a header row, then one row per line in base units.
  */
-export async function jobInvoice(argv: string[]): Promise<CommandResult> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: { ...GLOBAL_OPTION_SPEC, csv: { type: "boolean", default: false } },
-  });
-  const options = resolveGlobalOptions(values, "submitter");
-  if (values.csv && options.json) throw new UsageError("Give --json or --csv, not both");
+export async function jobInvoice(
+  options: GlobalOptions,
+  p: { jobId: string | undefined; csv: boolean },
+): Promise<CommandResult> {
+  if (p.csv && options.json) throw new UsageError("Give --json or --csv, not both");
   const submitter = await open(options);
   try {
-    const job = requireJob(submitter, positionals[0]);
+    const job = requireJob(submitter, p.jobId);
     const { agreement } = storedAgreement(job.jobId, job.agreement);
     const vouchers = listJobVouchers(submitter.store, job.jobId);
     let redemptions: Redemption[] = [];
@@ -296,17 +427,30 @@ export async function jobInvoice(argv: string[]): Promise<CommandResult> {
           (v.noteSeq === lastSeq ? (job.redeemTx as Hex | null) : null),
       })),
     });
-    if (values.csv) return { json: invoice, text: invoiceToCsv(invoice) };
+    // How it ran, as the provider reported it: what ran, for how long, why it ended.
+    invoice.run = {
+      runtime: job.runtime,
+      imageDigest: job.imageDigest,
+      startedAt: job.startedAt,
+      endedAt: job.endedAt,
+      reasonCode: job.reasonCode,
+    };
+    if (p.csv) return { json: invoice, text: invoiceToCsv(invoice) };
     const redeemed = invoice.trace.vouchers.at(-1)?.redeemTx ?? null;
     const text = [
-      `Invoice for job ${invoice.jobId} (provider ${invoice.provider}, channel ${invoice.channelId ?? "-"}, granularity ${invoice.granularity})`,
+      `Invoice for job ${invoice.jobId} (provider ${invoice.provider}, channel ${invoice.channelId ?? "-"}, billed ${formatGranularity(invoice.granularity)})`,
       ...invoice.lines.map(
         (l) =>
-          `  ${l.meter.padEnd(14)} ${(l.tier === null ? "" : `tier ${l.tier}`).padEnd(7)} ${String(l.billedQuantity).padStart(14)} × ${l.price}/${l.per}  = ${formatGrid(l.amount)}`,
+          `  ${l.meter.padEnd(14)} ${(l.tier === null ? "" : `tier ${l.tier}`).padEnd(7)} ${quantityText(l.meter, l.billedQuantity).padStart(14)} × ${l.meter === "minimum_charge" ? "-" : formatRate({ meter: l.meter, price: l.price, per: l.per })}  = ${formatGrid(l.amount)}`,
       ),
       `  total ${formatGrid(invoice.total)}${invoice.minimumChargeApplied ? " (the minimum charge)" : ""}`,
       `  ${invoice.trace.eventCount} usage event(s) ${invoice.trace.firstEventId ?? "-"} … ${invoice.trace.lastEventId ?? "-"}, events hash ${invoice.trace.eventsHash ?? "-"}`,
       `  ${invoice.trace.notes.length} note(s), ${invoice.trace.vouchers.length} voucher(s), redeemed in ${redeemed ?? "(not yet)"}`,
+      ...(job.runtime === null
+        ? []
+        : [
+            `  ran in ${job.runtime}${job.imageDigest === null ? "" : ` from image ${job.imageDigest}`}, ended: ${job.reasonCode ?? "-"}`,
+          ]),
     ].join("\n");
     return { json: invoice, text };
   } finally {
@@ -315,10 +459,13 @@ export async function jobInvoice(argv: string[]): Promise<CommandResult> {
 }
 
 /** `job verify ID`: every check of the job's billing trail, exit 0 only when all pass. */
-export async function jobVerify(options: GlobalOptions, jobId: string | undefined): Promise<CommandResult> {
+export async function jobVerify(
+  options: GlobalOptions,
+  p: { jobId: string | undefined },
+): Promise<CommandResult> {
   const submitter = await open(options);
   try {
-    const job = requireJob(submitter, jobId);
+    const job = requireJob(submitter, p.jobId);
     const result = await verifyJob(submitter, job.jobId);
     const failed = result.checks.filter((c) => !c.ok).length;
     const text = [
@@ -334,12 +481,11 @@ export async function jobVerify(options: GlobalOptions, jobId: string | undefine
   }
 }
 
-export function jobOptions(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: GLOBAL_OPTION_SPEC,
-  });
-  return { options: resolveGlobalOptions(values, "submitter"), positionals };
+/** An invoice line's quantity for people: time meters as durations, the others as counts. */
+function quantityText(meter: string, quantity: bigint): string {
+  if (meter === "gpu_ms" || meter === "gpu_util_ms") return `${formatDuration(quantity)} GPU`;
+  if (meter === "cpu_core_ms") return `${formatDuration(quantity)} core`;
+  if (meter === "mem_mib_ms" || meter === "gpu_mem_mib_ms") return `${formatDuration(quantity / 1024n)} GiB`;
+  if (meter === "egress_bytes") return `${quantity} bytes`;
+  return String(quantity);
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { UsageError } from "../../errors/usage.ts";
 import type { Requirements } from "../../messages/order.ts";
 import type { Rate } from "../../messages/primitives.ts";
@@ -7,48 +6,76 @@ import type { BookEntry } from "../../offer/offerBook.ts";
 import { openMarketView } from "../../offer/openMarketView.ts";
 import { priceStats } from "../../offer/priceStats.ts";
 import { waitForOffers } from "../../offer/waitForOffers.ts";
+import { estimateCost } from "../../order/estimateCost.ts";
 import { quoteOrder } from "../../order/quoteOrder.ts";
 import { HOUR_MS } from "../../rating/constants.ts";
-import { formatGrid, parseGrid, parsePositiveInt } from "../format.ts";
-import { GLOBAL_OPTION_SPEC, type GlobalOptions, resolveGlobalOptions } from "../globalOptions.ts";
+import { checkBootstrap } from "../checkBootstrap.ts";
+import {
+  formatDuration,
+  formatGranularity,
+  formatGrid,
+  formatTable,
+  parseDurationS,
+  parseGrid,
+  parsePositiveInt,
+} from "../format.ts";
+import type { GlobalOptions } from "../globalOptions.ts";
+import { createProgress } from "../progress.ts";
 import type { CommandResult } from "./types.ts";
 
 const GPU_CLASS = /^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/;
 /** How long the market commands listen for offers by default, and at most. */
 const DEFAULT_WAIT_MS = 3_000;
 const MAX_WAIT_MS = 60_000;
+/**
+ * How long after the last peer connected the market commands keep listening: a provider publishes
+ * its offer to a newcomer 250 ms after it joins the topic, and again 2 s later (node/offer).
+ */
+const PEER_SETTLE_MS = 3_000;
 
-const MARKET_OPTIONS = {
-  ...GLOBAL_OPTION_SPEC,
-  wait: { type: "string" },
-  "min-offers": { type: "string" },
-  "gpu-class": { type: "string" },
-} as const;
+/** The flags of the market commands, as the parser hands them over. */
+export type MarketFlags = {
+  wait?: string | undefined;
+  minOffers?: string | undefined;
+  gpuClass?: string | undefined;
+};
 
-const QUOTE_OPTIONS = {
-  ...MARKET_OPTIONS,
-  gpus: { type: "string" },
-  cpus: { type: "string" },
-  mem: { type: "string" },
-  vram: { type: "string" },
-  "max-duration": { type: "string" },
-  "max-price-gpu-hour": { type: "string" },
-} as const;
+export type QuoteFlags = MarketFlags & {
+  gpus?: string | undefined;
+  cpus?: string | undefined;
+  mem?: string | undefined;
+  vram?: string | undefined;
+  maxDuration?: string | undefined;
+  expectedDuration?: string | undefined;
+  maxPriceGpuHour?: string | undefined;
+};
 
 /** `market offers [--gpu-class C]`: every live offer, one line per provider and GPU class. */
-export async function marketOffers(argv: string[]): Promise<CommandResult> {
-  const { values } = parseArgs({ args: argv, strict: true, options: MARKET_OPTIONS });
-  const gpuClass = parseGpuClass(values["gpu-class"]);
-  const { entries, waitedMs } = await collectOffers(resolveGlobalOptions(values, "submitter"), values);
+export async function marketOffers(options: GlobalOptions, flags: MarketFlags): Promise<CommandResult> {
+  const gpuClass = parseGpuClass(flags.gpuClass);
+  const { entries, waitedMs, peers } = await collectOffers(options, flags);
   const rows = listOffers(entries, { gpuClass });
   const now = Date.now();
   const json = {
     waitedMs,
+    peers,
     offers: rows.map((r) => ({ ...r, lastSeen: new Date(r.receivedAt).toISOString() })),
   };
-  if (rows.length === 0) return { json, text: noOffersText(entries.length, gpuClass) };
+  if (rows.length === 0) return { json, text: noOffersText(entries.length, gpuClass, peers) };
   const table = [
-    ["PROVIDER", "CLASS", "GPUS FREE", "CORES FREE", "MEM FREE", "GPU-HOUR", "CORE-HOUR", "GIB-HOUR", "SEEN"],
+    [
+      "PROVIDER",
+      "CLASS",
+      "GPUS FREE",
+      "CORES FREE",
+      "MEM FREE",
+      "GPU-HOUR",
+      "CORE-HOUR",
+      "GIB-HOUR",
+      "BILLED",
+      "MINIMUM",
+      "SEEN",
+    ],
     ...rows.map((r) => [
       r.provider,
       r.gpuClass ?? "(cpu only)",
@@ -58,20 +85,24 @@ export async function marketOffers(argv: string[]): Promise<CommandResult> {
       money(r.gpuHour),
       money(r.cpuCoreHour),
       money(r.memGiBHour),
+      formatGranularity(r.granularity),
+      r.minimumCharge === null ? "-" : formatGrid(r.minimumCharge),
       `${Math.max(0, Math.round((now - r.receivedAt) / 1000))} s ago`,
     ]),
   ];
-  return { json, text: `${formatTable(table)}\nPrices in GRID per GPU-hour, core-hour and GiB-hour.` };
+  return {
+    json,
+    text: `${formatTable(table)}\n${rows.length} offer(s) from ${peers} peer(s) reached. Prices in GRID per GPU-hour, core-hour and GiB-hour; time billed rounded up as BILLED says, at least MINIMUM a job.`,
+  };
 }
 
 /** `market prices`: per GPU class, the min / median / max GPU-hour price and the free GPUs. */
-export async function marketPrices(argv: string[]): Promise<CommandResult> {
-  const { values } = parseArgs({ args: argv, strict: true, options: MARKET_OPTIONS });
-  const gpuClass = parseGpuClass(values["gpu-class"]);
-  const { entries, waitedMs } = await collectOffers(resolveGlobalOptions(values, "submitter"), values);
+export async function marketPrices(options: GlobalOptions, flags: MarketFlags): Promise<CommandResult> {
+  const gpuClass = parseGpuClass(flags.gpuClass);
+  const { entries, waitedMs, peers } = await collectOffers(options, flags);
   const classes = priceStats(entries).filter((c) => gpuClass === undefined || c.gpuClass === gpuClass);
-  const json = { waitedMs, offers: entries.length, classes };
-  if (classes.length === 0) return { json, text: noOffersText(entries.length, gpuClass) };
+  const json = { waitedMs, peers, offers: entries.length, classes };
+  if (classes.length === 0) return { json, text: noOffersText(entries.length, gpuClass, peers) };
   const table = [
     ["CLASS", "PROVIDERS", "GPUS FREE", "MIN", "MEDIAN", "MAX"],
     ...classes.map((c) => [
@@ -85,7 +116,7 @@ export async function marketPrices(argv: string[]): Promise<CommandResult> {
   ];
   return {
     json,
-    text: `${formatTable(table)}\nPrices in GRID per GPU-hour, from ${entries.length} live offer(s).`,
+    text: `${formatTable(table)}\nPrices in GRID per GPU-hour, from ${entries.length} live offer(s); ${peers} peer(s) reached.`,
   };
 }
 
@@ -93,9 +124,8 @@ export async function marketPrices(argv: string[]): Promise<CommandResult> {
  * `market quote --gpus N [...]`: what the order would pay now from the live offers, the cheapest
  * fitting offer's cost per hour and for the maximum duration, and how many providers could take it.
  */
-export async function marketQuote(argv: string[]): Promise<CommandResult> {
-  const { values } = parseArgs({ args: argv, strict: true, options: QUOTE_OPTIONS });
-  const gpuClass = parseGpuClass(values["gpu-class"]);
+export async function marketQuote(options: GlobalOptions, values: QuoteFlags): Promise<CommandResult> {
+  const gpuClass = parseGpuClass(values.gpuClass);
   const gpus = parsePositiveInt(values.gpus, "--gpus", 0);
   const vram = values.vram === undefined ? undefined : parsePositiveInt(values.vram, "--vram", 0);
   const requirements: Requirements = {
@@ -104,23 +134,44 @@ export async function marketQuote(argv: string[]): Promise<CommandResult> {
     ...(vram === undefined ? {} : { vramMiB: vram }),
     cpuCores: Math.max(1, parsePositiveInt(values.cpus, "--cpus", 1)),
     memMiB: Math.max(1, parsePositiveInt(values.mem, "--mem", 512)),
-    maxDurationS: Math.max(1, parsePositiveInt(values["max-duration"], "--max-duration", 3600)),
+    maxDurationS: Math.max(1, parsePositiveInt(values.maxDuration, "--max-duration", 3600)),
   };
   if (gpus === 0 && gpuClass !== undefined) throw new UsageError("--gpu-class needs --gpus N (N ≥ 1)");
+  const expectedS =
+    values.expectedDuration === undefined
+      ? undefined
+      : parseDurationS(values.expectedDuration, "--expected-duration");
+  if (expectedS !== undefined && expectedS > requirements.maxDurationS)
+    throw new UsageError("--expected-duration cannot be longer than --max-duration");
+  const expectedMs = expectedS === undefined ? undefined : BigInt(expectedS) * 1000n;
   const maxRates: Rate[] =
-    values["max-price-gpu-hour"] === undefined
+    values.maxPriceGpuHour === undefined
       ? []
       : [
           {
             meter: "gpu_ms",
-            price: parseGrid(values["max-price-gpu-hour"], "--max-price-gpu-hour"),
+            price: parseGrid(values.maxPriceGpuHour, "--max-price-gpu-hour"),
             per: HOUR_MS,
           },
         ];
-  const { entries, waitedMs } = await collectOffers(resolveGlobalOptions(values, "submitter"), values);
+  const { entries, waitedMs, peers } = await collectOffers(options, values);
   const quote = quoteOrder(entries, requirements, maxRates);
+  // The cheapest offer's billing: time rounded up to its granularity, at least its minimum charge.
+  const billing = entries.find(
+    (e) => e.offer.provider.toLowerCase() === quote.cheapest?.provider.toLowerCase(),
+  )?.offer;
+  const granularity = billing?.granularity ?? "ms";
+  const minimumCharge = billing?.minimumCharge ?? 0n;
+  const expectedCost =
+    expectedMs === undefined || quote.cheapest === null
+      ? null
+      : bigMax(estimateCost(quote.cheapest.rates, requirements, expectedMs, {}, granularity), minimumCharge);
   const json = {
     waitedMs,
+    peers,
+    expectedDurationS: expectedMs === undefined ? null : Number(expectedMs / 1000n),
+    expectedCost,
+    billing: { granularity, minimumCharge },
     requirements,
     maxRates,
     offers: quote.offers,
@@ -134,14 +185,14 @@ export async function marketQuote(argv: string[]): Promise<CommandResult> {
     })),
     misfits: quote.misfits,
   };
-  const wanted = `${gpus > 0 ? `${gpus} × ${gpuClass ?? "any GPU"}, ` : ""}${requirements.cpuCores} core(s), ${requirements.memMiB} MiB for up to ${requirements.maxDurationS} s`;
+  const wanted = `${gpus > 0 ? `${gpus} × ${gpuClass ?? "any GPU"}, ` : ""}${requirements.cpuCores} core(s), ${requirements.memMiB} MiB for up to ${formatDuration(requirements.maxDurationS * 1000)}`;
   const why = quote.misfits.map((m) => `${m.count} ${m.reason}`).join(", ");
   if (quote.cheapest === null) {
     return {
       json,
       text: [
         `No live offer takes ${wanted}.`,
-        quote.offers === 0 ? noOffersText(0, undefined) : `${quote.offers} offer(s) seen: ${why}.`,
+        quote.offers === 0 ? noOffersText(0, undefined, peers) : `${quote.offers} offer(s) seen: ${why}.`,
       ].join("\n"),
     };
   }
@@ -150,22 +201,25 @@ export async function marketQuote(argv: string[]): Promise<CommandResult> {
     json,
     text: [
       `Quote for ${wanted}:`,
-      `  cheapest   ${c.provider} (${c.gpuClass ?? "CPU only"})`,
+      `  cheapest   ${c.provider} (${c.gpuClass ?? "CPU only"}), billed ${formatGranularity(granularity)}${minimumCharge === 0n ? "" : `, at least ${formatGrid(minimumCharge)} a job`}`,
       `  per hour   ${formatGrid(c.hourlyCost)}`,
-      `  for ${requirements.maxDurationS} s  ${formatGrid(c.maxDurationCost)}`,
-      `  providers  ${quote.providers} of ${quote.offers} could take it now${why === "" ? "" : ` (others: ${why})`}`,
+      `  for ${formatDuration(requirements.maxDurationS * 1000)} (the maximum, the default budget)  ${formatGrid(c.maxDurationCost)}`,
+      ...(expectedCost === null
+        ? []
+        : [`  for ${formatDuration(expectedMs ?? 0n)} (expected)  ${formatGrid(expectedCost)}`]),
+      `  providers  ${quote.providers} of ${quote.offers} could take it now${why === "" ? "" : ` (others: ${why})`}; ${peers} peer(s) reached`,
     ].join("\n"),
   };
 }
 
-/** Joins the market, listens for offers (bounded), and leaves. */
+/** Joins the market, listens for offers (bounded), and leaves; says how many peers it reached. */
 async function collectOffers(
   options: GlobalOptions,
-  flags: { wait?: string | undefined; "min-offers"?: string | undefined },
-): Promise<{ entries: BookEntry[]; waitedMs: number }> {
+  flags: MarketFlags,
+): Promise<{ entries: BookEntry[]; waitedMs: number; peers: number }> {
   const maxMs = parseWait(flags.wait);
   const minOffers =
-    flags["min-offers"] === undefined ? undefined : parsePositiveInt(flags["min-offers"], "--min-offers", 0);
+    flags.minOffers === undefined ? undefined : parsePositiveInt(flags.minOffers, "--min-offers", 0);
   if (options.bootstrap.length === 0)
     throw new UsageError(
       "Give a peer to join the market through: --bootstrap MULTIADDR (or GRIDSPOT_BOOTSTRAP)",
@@ -177,12 +231,37 @@ async function collectOffers(
     localNetwork: options.localNetwork,
   });
   try {
-    if (!options.json) process.stderr.write(`gridspot: listening for offers (up to ${maxMs / 1000} s)\n`);
-    const waitedMs = await waitForOffers(view.book, {
-      maxMs,
-      ...(minOffers === undefined ? {} : { minOffers }),
+    const unreached = checkBootstrap(view.host, options.bootstrap);
+    const progress = createProgress(process.stderr, { quiet: options.json });
+    for (const address of unreached)
+      progress.done(`cannot reach bootstrap peer ${address}; going on without it`);
+    let lastPeerAt = Date.now();
+    view.host.addEventListener("peer:connect", () => {
+      lastPeerAt = Date.now();
     });
-    return { entries: view.book.offers(), waitedMs };
+    const started = Date.now();
+    // A live count on a terminal; elsewhere the start and the end lines only.
+    const tick = setInterval(() => {
+      if (progress.live)
+        progress.update(
+          `listening for offers: ${view.book.size} from ${view.host.getPeers().length} peer(s), ${formatDuration(Date.now() - started)} of ${formatDuration(maxMs)}`,
+        );
+    }, 250);
+    progress.update(`listening for offers (up to ${formatDuration(maxMs)})`);
+    let waitedMs: number;
+    try {
+      waitedMs = await waitForOffers(view.book, {
+        maxMs,
+        ...(minOffers === undefined ? {} : { minOffers }),
+        // Every provider met (directly or through another peer) gets time to publish to us.
+        busyUntil: () => lastPeerAt + PEER_SETTLE_MS,
+      });
+    } finally {
+      clearInterval(tick);
+    }
+    const peers = view.host.getPeers().length;
+    progress.done(`${view.book.size} offer(s) from ${peers} peer(s) reached in ${formatDuration(waitedMs)}`);
+    return { entries: view.book.offers(), waitedMs, peers };
   } finally {
     await view.close();
   }
@@ -207,20 +286,10 @@ function money(amount: bigint | null): string {
   return amount === null ? "-" : formatGrid(amount).replace(/ GRID$/, "");
 }
 
-function noOffersText(offers: number, gpuClass: string | undefined): string {
+function noOffersText(offers: number, gpuClass: string | undefined, peers: number): string {
   return offers === 0
-    ? "No offers yet: no active provider published one while we listened (try a longer --wait or another --bootstrap)."
+    ? `No offers yet: ${peers} peer(s) reached, but no active provider published one while we listened (try a longer --wait).`
     : `None of the ${offers} live offer(s) has ${gpuClass ?? "GPUs"}.`;
 }
 
-function formatTable(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
+const bigMax = (a: bigint, b: bigint) => (a > b ? a : b);

@@ -1,25 +1,310 @@
-import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { registerProvider } from "../../chain/actions/registerProvider.ts";
+import { computeTokenAbi, providerRegistryAbi } from "../../chain/artifacts.generated.ts";
+import { NotEnoughGridError } from "../../chain/errors.ts";
+import { BaseError } from "../../errors/base.ts";
 import { UsageError } from "../../errors/usage.ts";
-import { GLOBAL_OPTION_SPEC } from "../globalOptions.ts";
+import { loadOrCreatePeerKey } from "../../p2p/peerKey.ts";
+import { isMeter } from "../../rating/meters.ts";
+import { confirm } from "../confirm.ts";
+import { formatDuration, formatGrid, formatRate, formatWhen, parseGrid } from "../format.ts";
+import type { GlobalOptions } from "../globalOptions.ts";
+import { openChain } from "../openChain.ts";
 import type { CommandResult } from "./types.ts";
 
-/** `provider status|redeem`: ask a running node's operator API (GRIDSPOT_API_URL, admin token for writes). */
-export async function providerApi(action: "status" | "redeem", argv: string[]): Promise<CommandResult> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: { ...GLOBAL_OPTION_SPEC, api: { type: "string" } },
+const DEFAULT_API = "http://127.0.0.1:8787";
+
+/** The operator API's answer to a request, or an error in words. */
+async function callApi(
+  flags: { api?: unknown },
+  path: "/v1/status" | "/v1/redeem",
+): Promise<Record<string, unknown>> {
+  const base = typeof flags.api === "string" ? flags.api : (process.env.GRIDSPOT_API_URL ?? DEFAULT_API);
+  const write = path === "/v1/redeem";
+  const response = await fetch(`${base}${path}`, {
+    method: write ? "POST" : "GET",
+    headers: write ? { authorization: `Bearer ${process.env.GRIDSPOT_ADMIN_TOKEN ?? ""}` } : {},
+    signal: AbortSignal.timeout(write ? 180_000 : 10_000),
+  }).catch((error: unknown) => {
+    throw new BaseError(`Cannot reach the provider's operator API at ${base}.`, {
+      cause: error,
+      metaMessages: [
+        "Is the node running (`gridspot provider start`)? Give its API with --api URL or GRIDSPOT_API_URL.",
+      ],
+    });
   });
-  const base = values.api ?? process.env.GRIDSPOT_API_URL ?? "http://127.0.0.1:8787";
-  const response = await fetch(`${base}${action === "status" ? "/v1/status" : "/v1/redeem"}`, {
-    method: action === "status" ? "GET" : "POST",
-    headers: action === "redeem" ? { authorization: `Bearer ${process.env.GRIDSPOT_ADMIN_TOKEN ?? ""}` } : {},
-    signal: AbortSignal.timeout(action === "status" ? 10_000 : 180_000),
-  }).catch((error: Error) => {
-    throw new UsageError(`Cannot reach the provider API at ${base}`, { cause: error });
-  });
-  const body = (await response.json()) as unknown;
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (response.status === 401)
+    throw new UsageError(
+      "The operator API refused the request: set GRIDSPOT_ADMIN_TOKEN to the node's admin token.",
+    );
   if (!response.ok)
-    throw new UsageError(`The provider API answered ${response.status}`, { details: JSON.stringify(body) });
-  return { json: body, text: JSON.stringify(body, null, 2) };
+    throw new BaseError(
+      `The provider's operator API answered ${response.status}: ${String(body.message ?? "")}`,
+    );
+  return body;
+}
+
+const big = (v: unknown): bigint | null =>
+  typeof v === "string" && /^\d+$/.test(v) ? BigInt(v) : typeof v === "number" ? BigInt(v) : null;
+const record = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
+
+/** `provider status`: the running node's state as sentences. */
+export async function providerStatus(
+  _options: GlobalOptions,
+  flags: { api?: unknown },
+): Promise<CommandResult> {
+  const s = await callApi(flags, "/v1/status");
+  const resources = record(s.resources);
+  const gpus = Array.isArray(resources.gpus) ? (resources.gpus as Record<string, unknown>[]) : [];
+  const gpu = record(s.gpu);
+  const settlement = record(s.settlement);
+  const rates = Array.isArray(s.rates) ? (s.rates as Record<string, unknown>[]) : [];
+  const running = Array.isArray(s.runningJobs) ? s.runningJobs.length : Number(s.runningJobs ?? 0);
+  const classes = new Map<string, number>();
+  for (const g of gpus) classes.set(String(g.class), (classes.get(String(g.class)) ?? 0) + 1);
+  const pending = big(settlement.pendingValue) ?? 0n;
+  const deadline = typeof settlement.nearestDeadline === "number" ? settlement.nearestDeadline : null;
+  const text = [
+    `Provider   ${String(s.provider)} on chain ${String(s.chainId)}`,
+    `Peer       ${String(s.peerId)}`,
+    ...(Array.isArray(s.addrs)
+      ? s.addrs.map((a, i) => `${i === 0 ? "Listening" : "         "}  ${String(a)}`)
+      : []),
+    `Offers     ${
+      gpus.length === 0
+        ? "CPU only"
+        : [...classes].map(([c, n]) => `${n} × ${c}`).join(", ") +
+          (gpu.offered === false ? ` (GPUs not offered: ${String(gpu.reason)})` : "")
+    }, ${String(resources.cpuCores)} cores, ${String(resources.memMiB)} MiB, jobs up to ${formatDuration(Number(resources.maxDurationS ?? 0) * 1000)}`,
+    ...rates.flatMap((r) => {
+      const price = big(r.price);
+      const per = big(r.per);
+      const meter = String(r.meter);
+      if (price === null || per === null || per === 0n || !isMeter(meter)) return [];
+      return [
+        `Price      ${formatRate({ meter, price, per })}${r.gpuClass === undefined ? "" : ` (${String(r.gpuClass)})`}`,
+      ];
+    }),
+    `Jobs       ${running} running, ${String(s.jobs ?? 0)} in the ledger`,
+    `Settlement ${
+      Number(settlement.vouchersPending ?? 0) === 0
+        ? "every voucher redeemed"
+        : `${String(settlement.vouchersPending)} channel(s) with ${formatGrid(pending)} to redeem${deadline === null ? "" : `, the first by ${formatWhen(deadline)}`}`
+    }${Number(settlement.redemptionsUnconfirmed ?? 0) > 0 ? `; ${String(settlement.redemptionsUnconfirmed)} redemption(s) awaiting confirmation` : ""}`,
+  ].join("\n");
+  return { json: s, text };
+}
+
+/** `provider redeem`: asks the node to redeem its pending vouchers now, and says what happened. */
+export async function providerRedeem(
+  _options: GlobalOptions,
+  flags: { api?: unknown },
+): Promise<CommandResult> {
+  const body = await callApi(flags, "/v1/redeem");
+  const result = body.result === null || body.result === undefined ? null : record(body.result);
+  if (result === null)
+    return {
+      json: body,
+      text: "Nothing to redeem: every voucher is redeemed or waiting for its confirmation.",
+    };
+  const vouchers = Array.isArray(result.vouchers) ? (result.vouchers as Record<string, unknown>[]) : [];
+  const channels = vouchers.map((v) => String(v.channelId)).join(", ");
+  return {
+    json: body,
+    text: `Sent a redemption of ${vouchers.length} voucher(s) (channel ${channels}) in tx ${String(result.txHash)}; \`gridspot provider status\` shows when it is confirmed.`,
+  };
+}
+
+/** The registry's view of the wallet's account. */
+async function registration(options: GlobalOptions) {
+  const chain = await openChain(options, { wallet: true });
+  const { account, clients, deployment } = chain;
+  const registry = deployment.contracts.providerRegistry;
+  const read = clients.publicClient;
+  const [record_, minStake, unbondingPeriod, held] = await Promise.all([
+    read.readContract({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: "getProvider",
+      args: [account.address],
+    }),
+    read.readContract({ address: registry, abi: providerRegistryAbi, functionName: "minStake" }),
+    read.readContract({ address: registry, abi: providerRegistryAbi, functionName: "unbondingPeriod" }),
+    read.readContract({
+      address: deployment.contracts.computeToken,
+      abi: computeTokenAbi,
+      functionName: "balanceOf",
+      args: [account.address],
+    }),
+  ]);
+  return { ...chain, registry, record: record_, minStake, unbondingPeriod, held };
+}
+
+const notRegistered = (address: string) =>
+  new UsageError(`${address} is not registered as a provider`, {
+    metaMessages: [
+      "Register first: `gridspot provider register` (or `gridspot provider start`, which registers).",
+    ],
+  });
+
+function needGrid(what: string, needed: bigint, held: bigint): void {
+  if (held < needed)
+    throw new NotEnoughGridError(what, formatGrid(needed), formatGrid(held), {
+      metaMessages: [
+        "Get GRID into this wallet (`gridspot wallet faucet` on a dev chain or testnet), or stake less.",
+      ],
+    });
+}
+
+/**
+ * `provider register [--stake GRID] [--metadata URI]`: registers the node's libp2p peer id (from
+ * `<data dir>/peer.key`, created the first time) with a stake (default the registry's minimum).
+ */
+export async function providerRegister(
+  options: GlobalOptions,
+  flags: { stake?: unknown; metadata?: unknown },
+): Promise<CommandResult> {
+  const asked = typeof flags.stake === "string" ? parseGrid(flags.stake, "--stake") : undefined;
+  const metadata = typeof flags.metadata === "string" ? flags.metadata : "";
+  const r = await registration(options);
+  if (r.record.registeredAt !== 0n)
+    return {
+      json: {
+        provider: r.account.address,
+        peerId: r.record.peerId,
+        stake: r.record.stake,
+        registered: true,
+        tx: null,
+      },
+      text: `${r.account.address} is already registered (peer ${r.record.peerId}, stake ${formatGrid(r.record.stake)}).`,
+    };
+  const stake = asked ?? r.minStake;
+  if (stake < r.minStake)
+    throw new UsageError(`--stake must be at least the registry's minimum, ${formatGrid(r.minStake)}`);
+  needGrid("stake", stake, r.held);
+  const peerId = peerIdFromPrivateKey(
+    await loadOrCreatePeerKey(join(options.dataDir, "peer.key")),
+  ).toString();
+  await registerProvider(r.clients, {
+    registry: r.registry,
+    token: r.deployment.contracts.computeToken,
+    peerId,
+    metadata,
+    stake,
+  });
+  return {
+    json: { provider: r.account.address, peerId, stake, registered: true },
+    text: `Registered ${r.account.address} (peer ${peerId}) with a stake of ${formatGrid(stake)}.`,
+  };
+}
+
+/** `provider stake AMOUNT`: bonds more GRID (approve, then `addStake`). */
+export async function providerStake(
+  options: GlobalOptions,
+  p: { amount: string | undefined },
+): Promise<CommandResult> {
+  const amount = parseGrid(p.amount ?? "", "AMOUNT");
+  if (amount === 0n) throw new UsageError("AMOUNT must be above zero");
+  const r = await registration(options);
+  if (r.record.registeredAt === 0n) throw notRegistered(r.account.address);
+  needGrid("stake", amount, r.held);
+  await confirm(r.clients.publicClient, {
+    what: "approve the stake",
+    hash: await r.clients.walletClient.writeContract({
+      address: r.deployment.contracts.computeToken,
+      abi: computeTokenAbi,
+      functionName: "approve",
+      args: [r.registry, amount],
+    }),
+  });
+  const hash = await r.clients.walletClient.writeContract({
+    address: r.registry,
+    abi: providerRegistryAbi,
+    functionName: "addStake",
+    args: [amount],
+  });
+  await confirm(r.clients.publicClient, { hash, what: "addStake" });
+  const stake = r.record.stake + amount;
+  return {
+    json: { provider: r.account.address, added: amount, stake, tx: hash },
+    text: `Staked ${formatGrid(amount)} more: ${formatGrid(stake)} bonded (tx ${hash}).`,
+  };
+}
+
+/** `provider unstake AMOUNT`: starts unbonding; says when `withdraw-stake` can take it. */
+export async function providerUnstake(
+  options: GlobalOptions,
+  p: { amount: string | undefined },
+): Promise<CommandResult> {
+  const amount = parseGrid(p.amount ?? "", "AMOUNT");
+  if (amount === 0n) throw new UsageError("AMOUNT must be above zero");
+  const r = await registration(options);
+  if (r.record.registeredAt === 0n) throw notRegistered(r.account.address);
+  if (amount > r.record.stake)
+    throw new UsageError(
+      `You have ${formatGrid(r.record.stake)} bonded; ${formatGrid(amount)} cannot be unstaked.`,
+    );
+  const hash = await r.clients.walletClient.writeContract({
+    address: r.registry,
+    abi: providerRegistryAbi,
+    functionName: "requestUnstake",
+    args: [amount],
+  });
+  await confirm(r.clients.publicClient, { hash, what: "requestUnstake" });
+  const after = await r.clients.publicClient.readContract({
+    address: r.registry,
+    abi: providerRegistryAbi,
+    functionName: "getProvider",
+    args: [r.account.address],
+  });
+  const endsAt = Number(after.unbondingEndsAt);
+  const chainNow = Number((await r.clients.publicClient.getBlock()).timestamp) * 1000;
+  const belowMin = after.stake < r.minStake;
+  return {
+    json: {
+      provider: r.account.address,
+      stake: after.stake,
+      unbonding: after.unbonding,
+      unbondingEndsAt: endsAt,
+      tx: hash,
+    },
+    text: [
+      `Unbonding ${formatGrid(after.unbonding)} (tx ${hash}); ${formatGrid(after.stake)} stays bonded.`,
+      `\`gridspot provider withdraw-stake\` can take it back after ${formatWhen(endsAt, chainNow)}.`,
+      ...(belowMin
+        ? [
+            `Below the registry's minimum of ${formatGrid(r.minStake)}, the node is no longer listed as active.`,
+          ]
+        : []),
+    ].join("\n"),
+  };
+}
+
+/** `provider withdraw-stake`: the unbonded stake back to the wallet, once its period is over. */
+export async function providerWithdrawStake(options: GlobalOptions): Promise<CommandResult> {
+  const r = await registration(options);
+  if (r.record.registeredAt === 0n) throw notRegistered(r.account.address);
+  if (r.record.unbonding === 0n)
+    throw new UsageError("Nothing is unbonding: start with `gridspot provider unstake AMOUNT`.");
+  const chainNow = Number((await r.clients.publicClient.getBlock()).timestamp);
+  const endsAt = Number(r.record.unbondingEndsAt);
+  if (chainNow < endsAt)
+    return {
+      json: { provider: r.account.address, unbonding: r.record.unbonding, unbondingEndsAt: endsAt, tx: null },
+      text: `${formatGrid(r.record.unbonding)} is still unbonding: it can be withdrawn after ${formatWhen(endsAt, chainNow * 1000)}.`,
+      exitCode: 8,
+    };
+  const hash = await r.clients.walletClient.writeContract({
+    address: r.registry,
+    abi: providerRegistryAbi,
+    functionName: "withdrawStake",
+  });
+  await confirm(r.clients.publicClient, { hash, what: "withdrawStake" });
+  return {
+    json: { provider: r.account.address, withdrawn: r.record.unbonding, tx: hash },
+    text: `Withdrew ${formatGrid(r.record.unbonding)} of unbonded stake to the wallet (tx ${hash}).`,
+  };
 }

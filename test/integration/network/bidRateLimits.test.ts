@@ -1,10 +1,12 @@
 // Rate limits on the bid conversation, with real hosts on 127.0.0.1 and no chain: the submitter's
 // bid collector resets bid streams a peer opens beyond its token bucket, and a provider's real bid
 // engine answers at most its bucket of orders from one submitter peer (others are still answered).
+
 import { randomBytes } from "node:crypto";
 import type { Stream } from "@libp2p/interface";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBidCollector } from "../../../marketplace/client/collectBids.ts";
+import { withDefaultMaxRates } from "../../../marketplace/client/withDefaultMaxRates.ts";
 import { createLogger } from "../../../marketplace/log/createLogger.ts";
 import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
 import { toJson } from "../../../marketplace/messages/json.ts";
@@ -89,7 +91,7 @@ function orderOf(submitter: { host: GridspotHost; account: { address: `0x${strin
     peerId: submitter.host.peerId.toString(),
     addrs: [addrOf(submitter.host)],
     requirements: { gpuClass: GPU_CLASS, gpus: 1, cpuCores: 1, memMiB: 1024, maxDurationS: 600 },
-    maxRates: [{ meter: "gpu_ms", price: 3n * GRID, per: 3_600_000n }],
+    maxRates: withDefaultMaxRates([{ meter: "gpu_ms", price: 3n * GRID, per: 3_600_000n }]),
     bidWindowMs: 1_000,
     explain: false,
   };
@@ -147,11 +149,17 @@ describe("the bid collector (submitter side)", () => {
     // far longer than this test looks).
     const allowed = BID_STREAM_BURST + Math.ceil(elapsedS * BID_STREAMS_PER_PEER_PER_S);
     const refused = () => resetDials + streams.filter((s) => s.status === "reset").length;
-    const reset = await until("the streams over the limit to be reset", () =>
+    let reset = await until("the streams over the limit to be reset", () =>
       refused() >= opened - allowed ? refused() : undefined,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(refused()).toBe(reset);
+    // Resets still in flight land too (later on a loaded machine): count once it holds still for
+    // half a second (bounded: at most 30 streams can change it).
+    for (let stable = 0, rounds = 0; stable < 5 && rounds < 100; rounds++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const now = refused();
+      stable = now === reset ? stable + 1 : 0;
+      reset = now;
+    }
     expect(reset).toBeGreaterThanOrEqual(opened - allowed);
     expect(reset).toBeLessThanOrEqual(opened - BID_STREAM_BURST);
     expect(streams.filter((s) => s.status === "open")).toHaveLength(opened - reset);

@@ -1,12 +1,14 @@
 // Provider nodes (separate processes, as operators run them) and submitters (in this process,
 // through the CLI's own client code), each with a fresh funded wallet and its own data dir.
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSubmitter, type Submitter } from "../../../marketplace/client/createSubmitter.ts";
 import { type SubmitJobReturnType, submitJob } from "../../../marketplace/client/submitJob.ts";
 import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
+import type { LocalFile } from "../../../marketplace/transfer/localInputManifest.ts";
 import {
   type ProviderInfo,
   type ProviderProcess,
@@ -163,14 +165,34 @@ export type BurnJobOptions = {
   exitCode?: number;
   gpus?: number;
   outputDir: string;
+  /** Written to disk (beside the out dir) and sent from there, as the CLI sends `--input` files. */
   inputs?: { path: string; data: Uint8Array }[];
   redeemWaitMs?: number;
   onNote?: (note: DebitNote, verdict: string) => void;
   onLog?: (stream: "stdout" | "stderr", data: Buffer) => void;
 };
 
+/**
+ * Writes `files` under `dir` and returns their manifest entries, as `localInputManifest` would for
+ * them (each at its own path in the work dir).
+ */
+export async function stageInputs(
+  dir: string,
+  files: readonly { path: string; data: Uint8Array }[],
+): Promise<LocalFile[]> {
+  return Promise.all(
+    files.map(async ({ path, data }) => {
+      const source = join(dir, path);
+      await mkdir(dirname(source), { recursive: true });
+      await writeFile(source, data);
+      return { path, source, size: data.length, sha256: createHash("sha256").update(data).digest("hex") };
+    }),
+  );
+}
+
 /** Submits a burn job through `submitJob`, the CLI's own code path. */
-export function submitBurnJob(s: TestSubmitter, o: BurnJobOptions): Promise<SubmitJobReturnType> {
+export async function submitBurnJob(s: TestSubmitter, o: BurnJobOptions): Promise<SubmitJobReturnType> {
+  const inputs = await stageInputs(`${o.outputDir}-inputs`, o.inputs ?? []);
   return submitJob(s.submitter, {
     requirements: { gpus: o.gpus ?? 1, gpuClass: GPU_CLASS, cpuCores: 1, memMiB: 512, maxDurationS: 120 },
     maxRates: [{ meter: "gpu_ms", price: 5n * GRID, per: 3_600_000n }],
@@ -181,7 +203,7 @@ export function submitBurnJob(s: TestSubmitter, o: BurnJobOptions): Promise<Subm
       env: {},
       outputs: ["result.txt"],
     },
-    inputs: o.inputs ?? [],
+    inputs,
     outputDir: o.outputDir,
     bidWindowMs: 1_000,
     explain: true,

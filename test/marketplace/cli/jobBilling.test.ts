@@ -119,21 +119,23 @@ describe.concurrent("gridspot job invoice / verify / status", { timeout: 180_000
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const rows = run.stdout.trimEnd().split("\n");
-    expect(rows[0]).toBe("meter,tier,up_to,quantity,billed_quantity,price,per,amount");
+    expect(rows[0]).toBe("meter,tier,up_to,quantity,billed_quantity,price,per,amount,from_note,to_note");
     expect(rows.slice(1).map((r) => r.split(",").slice(0, 2).join(","))).toEqual([
       "gpu_ms,1",
       "gpu_ms,2",
       "cpu_core_ms,",
     ]);
-    const total = rows.slice(1).reduce((s, r) => s + BigInt(r.split(",").at(-1) ?? ""), 0n);
+    const total = rows.slice(1).reduce((s, r) => s + BigInt(r.split(",")[7] ?? ""), 0n);
     expect(total).toBe(done.notes.at(-1)?.note.jobAmount);
 
     const text = await gridspot(["job", "invoice", done.agreement.jobId]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(
-      /^Invoice for job job-cli-done-01 \(provider 0x[0-9a-fA-F]{40}, channel \d+, granularity s\)$/m,
+      /^Invoice for job job-cli-done-01 \(provider 0x[0-9a-fA-F]{40}, channel \d+, billed per second\)$/m,
     );
-    expect(text.stdout).toMatch(/^ {2}gpu_ms +tier 2 +\d+ × 1000000000000000000\/3600000 {2}= [\d.]+ GRID$/m);
+    // Quantities as durations, prices per unit-hour, amounts in GRID: no base units in text.
+    expect(text.stdout).toMatch(/^ {2}gpu_ms +tier 2 +[\d.]+ s GPU × 1 GRID\/GPU-h {2}= [\d.]+ GRID$/m);
+    expect(text.stdout).not.toMatch(/× \d+\//);
     expect(text.stdout).toContain(`redeemed in ${redeemTx}`);
   });
 
@@ -191,6 +193,17 @@ describe.concurrent("gridspot job invoice / verify / status", { timeout: 180_000
     expect(text.stdout).toMatch(/^Time until empty about .+ at the recent burn rate$/m);
     const ended = oneJson((await gridspot(["job", "status", done.agreement.jobId, "--json"])).stdout);
     expect(ended.timeUntilEmptyS).toBeNull();
+  });
+
+  it("job list prints a table with a header, amounts in GRID", async () => {
+    const run = await gridspot(["job", "list"]);
+    expect(run.code).toBe(0);
+    const [header, ...rows] = run.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^JOB +STATUS +COST +SUBMITTED +PROVIDER$/);
+    expect(rows.join("\n")).toMatch(
+      /^job-cli-done-01 +completed +[\d.]+ GRID +\d{4}-\d\d-\d\dT[\d:]+Z +0x[0-9a-fA-F]{40}$/m,
+    );
+    expect(rows.join("\n")).toMatch(/^job-cli-run-001 +running +[\d.]+ GRID /m);
   });
 
   it("refuses to run with a broken policy file, naming it (exit 2)", async () => {

@@ -77,7 +77,7 @@ function burn(
 const GPU_SECOND = PRICES.gpuHour / 3_600n;
 
 describe("spend control (policy.json)", () => {
-  it("alerts at 50/80/100 % of the budget once each, by line and webhook, and refuses to go over", async () => {
+  it("alerts at 50/80/100 % of the budget once each, by line and webhook, and pays exactly the budget", async () => {
     const app = Fastify();
     const received: { threshold: number; signed: boolean; amount: string }[] = [];
     let calls = 0;
@@ -96,18 +96,21 @@ describe("spend control (policy.json)", () => {
     const lines: string[] = [];
     const result = await burn(submitter, 10_000, budget, lines);
 
-    expect(result.amount).toBeLessThanOrEqual(budget);
+    // At the budget the payer signs exactly the budget for the note that crosses it, and stops the job.
+    expect(result.amount).toBe(budget);
     expect(result.vouchers.every((v) => v.cumulativeAmount <= budget)).toBe(true);
-    expect(result.status).toBe("suspended");
+    expect(result.vouchers.at(-1)?.cumulativeAmount).toBe(budget);
+    expect(result.status).toBe("cancelled");
+    expect(result.reason).toMatch(/budget reached/);
     const notes = listNoteRecords(submitter.store, result.jobId);
     expect(notes.some((n) => /exceeds the budget/.test(n.verdict))).toBe(true);
     expect(
       lines.filter((l) => l.startsWith("budget alert:")).map((l) => /reached (\d+)%/.exec(l)?.[1]),
     ).toEqual(["50", "80", "100"]);
     expect(listAlerts(submitter.store, result.jobId).map((a) => a.threshold)).toEqual([50, 80, 100]);
-    // Every alert reached the flaky receiver (after its retries), the 100 % one from the refused note.
+    // Every alert reached the flaky receiver (after its retries), the 100 % one from the budget voucher.
     expect(received.map((b) => b.threshold).sort((a, b) => a - b)).toEqual([50, 80, 100]);
-    expect(received.find((b) => b.threshold === 100)?.signed).toBe(false);
+    expect(received.find((b) => b.threshold === 100)?.signed).toBe(true);
     expect(calls).toBe(6);
   });
 

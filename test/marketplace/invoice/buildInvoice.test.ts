@@ -163,7 +163,7 @@ describe("buildInvoice", () => {
     expect(build([first, { ...first }])).toThrow(/two notes with seq 0/);
     expect(build([first, { ...second, jobAmount: second.jobAmount + 1n }])).toThrow(InvoiceError);
     expect(build([first, { ...second, jobAmount: second.jobAmount + 1n }])).toThrow(
-      `note 1 bills ${second.jobAmount + 1n} but its usage rates to ${second.jobAmount} with the agreed rate card`,
+      `note 1: bills ${second.jobAmount + 1n}, its usage rates to ${second.jobAmount}`,
     );
   });
 
@@ -188,8 +188,9 @@ describe("buildInvoice", () => {
           const agreement = { ...job.agreement, minimumCharge };
           const usage = { gpu_ms: gpu, cpu_core_ms: cpu };
           const jobAmount = rateUsage(usage, RATES, "s", { minimumCharge }).total;
+          const { subtotal: _stated, ...first } = (job.notes[0] as { note: DebitNote }).note;
           const note: DebitNote = {
-            ...(job.notes[0]?.note as DebitNote),
+            ...first,
             usage: [
               { meter: "gpu_ms", quantity: gpu },
               { meter: "cpu_core_ms", quantity: cpu },
@@ -210,11 +211,11 @@ describe("invoiceToCsv", () => {
     const invoice = buildInvoice({ agreement: job.agreement, notes: notes(), vouchers: vouchers() });
     const rows = invoiceToCsv(invoice).split("\n");
     expect(rows[0]).toBe(INVOICE_CSV_HEADER.join(","));
-    expect(rows[0]).toBe("meter,tier,up_to,quantity,billed_quantity,price,per,amount");
+    expect(rows[0]).toBe("meter,tier,up_to,quantity,billed_quantity,price,per,amount,from_note,to_note");
     expect(rows).toHaveLength(invoice.lines.length + 1);
-    expect(rows[1]).toBe(`gpu_ms,1,${HOUR_MS},${HOUR_MS},${HOUR_MS},${3n * GRID},${HOUR_MS},${3n * GRID}`);
-    expect(rows[4]).toMatch(/^cpu_core_ms,,,2500,3000,20000000000000000,3600000,\d+$/);
-    const sum = rows.slice(1).reduce((s, r) => s + BigInt(r.split(",").at(-1) ?? "0"), 0n);
+    expect(rows[1]).toBe(`gpu_ms,1,${HOUR_MS},${HOUR_MS},${HOUR_MS},${3n * GRID},${HOUR_MS},${3n * GRID},,`);
+    expect(rows[4]).toMatch(/^cpu_core_ms,,,2500,3000,20000000000000000,3600000,\d+,,$/);
+    const sum = rows.slice(1).reduce((s, r) => s + BigInt(r.split(",")[7] ?? "0"), 0n);
     expect(sum).toBe(invoice.total);
   });
 });

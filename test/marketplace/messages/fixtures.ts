@@ -101,7 +101,10 @@ export const jobStart: JobStart = {
   channelId: 7n,
   channelBase: 100n,
   spec: { command: "python3", args: ["train.py"], env: { EPOCHS: "3" }, outputs: ["model.bin"] },
-  inputs: [{ path: "train.py", data: Buffer.from("print(1)").toString("base64") }],
+  // sha256 of "print(1)"
+  inputs: [
+    { path: "train.py", size: 8, sha256: "d287bb7f9d15abdc5b6e98536263815744b6ef21c8f3c839fc434ca70d8efe99" },
+  ],
 };
 
 export const debitNote: DebitNote = {

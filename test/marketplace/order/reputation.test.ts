@@ -7,10 +7,16 @@ import { type GridspotContracts, getGridspotContracts } from "../../../marketpla
 import { deployGridspot } from "../../../marketplace/chain/deploy.ts";
 import type { Deployment } from "../../../marketplace/chain/deployment.ts";
 import { compactVoucherSignature, signVoucher } from "../../../marketplace/chain/voucher.ts";
-import { createReputationReader, EARLY_CLOSE_WEIGHT } from "../../../marketplace/order/reputation.ts";
+import {
+  createReputationReader,
+  EARLY_CLOSE_WEIGHT,
+  REPUTATION_DUST,
+  valueWeight,
+} from "../../../marketplace/order/reputation.ts";
 import { type LocalChain, startLocalChain } from "../../../scripts/lib/localChain.ts";
 
 const GRID = 10n ** 18n;
+const NONE = { redeemed: 0, earlyCloses: 0, redeemedValue: 0n, earlyClosedValue: 0n, score: 0 };
 let chain: LocalChain;
 let deployment: Deployment;
 let payer: WalletChainClients;
@@ -38,14 +44,25 @@ async function wait(hash: Hex): Promise<void> {
 
 const address = (i: number) => (providers[i] as WalletChainClients).walletClient.account.address;
 
-async function openChannel(provider: number, expiresInS: bigint): Promise<bigint> {
-  const expiry = (await payer.publicClient.getBlock()).timestamp + expiresInS;
-  await wait(await asPayer.computeEscrow.write.openChannel([address(provider), GRID, expiry]));
-  return asPayer.computeEscrow.read.lastChannelId();
+async function openChannel(
+  provider: number,
+  expiresInS: bigint,
+  amount = GRID,
+  from: WalletChainClients = payer,
+): Promise<bigint> {
+  const c = getGridspotContracts(from, deployment);
+  const expiry = (await from.publicClient.getBlock()).timestamp + expiresInS;
+  await wait(await c.computeEscrow.write.openChannel([address(provider), amount, expiry]));
+  return c.computeEscrow.read.lastChannelId();
 }
 
-async function redeem(provider: number, channelId: bigint, cumulativeAmount: bigint): Promise<void> {
-  const signature = await signVoucher(payer.walletClient, {
+async function redeem(
+  provider: number,
+  channelId: bigint,
+  cumulativeAmount: bigint,
+  from: WalletChainClients = payer,
+): Promise<void> {
+  const signature = await signVoucher(from.walletClient, {
     chainId: chain.chainId,
     escrow: deployment.contracts.computeEscrow,
     voucher: { channelId, cumulativeAmount },
@@ -63,7 +80,7 @@ describe("createReputationReader", () => {
       fromBlock: deployment.deployBlock,
     });
     expect((await reader.read()).size).toBe(0);
-    expect(reader.of(address(0))).toEqual({ redeemed: 0, earlyCloses: 0, score: 0 });
+    expect(reader.of(address(0))).toEqual(NONE);
 
     // Provider 0: two vouchers redeemed on one channel, one on another; then the payer gives up on
     // the second channel long before its expiry.
@@ -86,9 +103,21 @@ describe("createReputationReader", () => {
     await wait(await asPayer.computeEscrow.write.requestClose([d]));
 
     const tally = await reader.read();
-    expect(reader.of(address(0))).toEqual({ redeemed: 3, earlyCloses: 1, score: 3 - EARLY_CLOSE_WEIGHT });
-    expect(reader.of(address(1))).toEqual({ redeemed: 0, earlyCloses: 0, score: 0 });
-    expect(reader.of(address(2))).toEqual({ redeemed: 0, earlyCloses: 1, score: -EARLY_CLOSE_WEIGHT });
+    // Three redemptions of 0.1 GRID each (the second adds 0.1 to the first), one early close of 1 GRID.
+    expect(reader.of(address(0))).toEqual({
+      redeemed: 3,
+      earlyCloses: 1,
+      redeemedValue: (3n * GRID) / 10n,
+      earlyClosedValue: GRID,
+      score: 3 * valueWeight(GRID / 10n) - EARLY_CLOSE_WEIGHT * valueWeight(GRID),
+    });
+    expect(reader.of(address(1))).toEqual(NONE);
+    expect(reader.of(address(2))).toEqual({
+      ...NONE,
+      earlyCloses: 1,
+      earlyClosedValue: GRID,
+      score: -EARLY_CLOSE_WEIGHT * valueWeight(GRID),
+    });
     expect(tally.size).toBe(3);
 
     // A later read adds only what happened since, never counting an event twice.
@@ -117,5 +146,42 @@ describe("createReputationReader", () => {
     });
     stopped.stop();
     expect((await stopped.read()).size).toBe(0);
+  });
+
+  it("is neither bought nor sunk with dust", async () => {
+    const reader = createReputationReader({
+      publicClient: payer.publicClient,
+      escrow: deployment.contracts.computeEscrow,
+      fromBlock: deployment.deployBlock,
+    });
+    await reader.read();
+    // Copies: the reader keeps its tally current in place.
+    const before = [{ ...reader.of(address(1)) }, { ...reader.of(address(2)) }];
+
+    // Sinking: three 1-wei channels to provider 1, each closed early.
+    for (let i = 0; i < 3; i++) {
+      const dust = await openChannel(1, 86_400n, 1n);
+      await wait(await asPayer.computeEscrow.write.requestClose([dust]));
+    }
+    // Buying: a wallet the provider controls (here provider 1's) pays provider 2 ten 1-wei vouchers.
+    // (A channel whose payer is the provider itself the escrow already refuses; the reader ignores one too.)
+    const sybil = providers[1] as WalletChainClients;
+    const asSybil = getGridspotContracts(sybil, deployment);
+    await wait(await asPayer.computeToken.write.transfer([address(1), GRID]));
+    await wait(await asSybil.computeToken.write.approve([deployment.contracts.computeEscrow, GRID]));
+    await wait(await asSybil.computeEscrow.write.deposit([GRID]));
+    const bought = await openChannel(2, 86_400n, 10n, sybil);
+    for (let i = 1n; i <= 10n; i++) await redeem(2, bought, i, sybil);
+    // And a real payer's redemption of less than the dust threshold.
+    const small = await openChannel(2, 86_400n, GRID);
+    await redeem(2, small, REPUTATION_DUST - 1n);
+
+    await reader.read();
+    expect(reader.of(address(1))).toEqual(before[0]);
+    expect(reader.of(address(2))).toEqual(before[1]);
+    // Real value still counts: the payer's next voucher on that channel pays 0.25 GRID more.
+    await redeem(2, small, REPUTATION_DUST - 1n + GRID / 4n);
+    await reader.read();
+    expect(reader.of(address(2)).score).toBe((before[1]?.score ?? 0) + valueWeight(GRID / 4n));
   });
 });

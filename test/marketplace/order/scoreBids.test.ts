@@ -108,4 +108,44 @@ describe("scoreBids", () => {
     scoreBids(input, req);
     expect(input.map((b) => b.bid.provider)).toEqual([B, A]);
   });
+
+  it("ranks by the cost of the job as ordered: its expected duration, each bid's granularity and minimum charge", () => {
+    const short: Requirements = { gpus: 1, cpuCores: 1, memMiB: 512, maxDurationS: 3 };
+    const perMinute = { ...bidFrom(A, [gpuRate(2n * GRID)]), granularity: "min" as const };
+    const perSecond = { ...bidFrom(B, [gpuRate((5n * GRID) / 2n)]), granularity: "s" as const };
+    const ranked = scoreBids(
+      [
+        { bid: perMinute, receivedMs: 1 },
+        { bid: perSecond, receivedMs: 2 },
+      ],
+      short,
+    );
+    // 3 s at 2.5 GRID/h billed per second beats a minute at 2 GRID/h billed per minute.
+    expect(ranked.map((r) => r.bid.provider)).toEqual([B, A]);
+    expect(ranked[0]?.jobCost).toBe((5n * GRID * 3_000n) / 2n / HOUR_MS);
+    expect(ranked[1]?.jobCost).toBe((2n * GRID * 60_000n) / HOUR_MS);
+    // For an hour, per hour is what counts; a minimum charge above the job's cost is what it costs.
+    expect(
+      scoreBids(
+        [
+          { bid: perMinute, receivedMs: 1 },
+          { bid: perSecond, receivedMs: 2 },
+        ],
+        req,
+      )[0]?.bid.provider,
+    ).toBe(A);
+    const withMinimum = { ...perSecond, minimumCharge: GRID };
+    const [first] = scoreBids(
+      [
+        { bid: withMinimum, receivedMs: 1 },
+        { bid: perMinute, receivedMs: 2 },
+      ],
+      short,
+    );
+    expect(first?.bid.provider).toBe(A);
+    // An expected duration shorter than the maximum prices every bid for it.
+    const hourly = { ...perSecond, provider: C as `0x${string}` };
+    const expected = scoreBids([{ bid: hourly, receivedMs: 1 }], req, undefined, {}, 3_000n);
+    expect(expected[0]?.jobCost).toBe((5n * GRID * 3_000n * 2n) / 2n / HOUR_MS);
+  });
 });

@@ -4,7 +4,7 @@ import { lpStream } from "@libp2p/utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { uint } from "../../../marketplace/messages/primitives.ts";
-import { MAX_JOB_FRAME_BYTES, MAX_JOB_INPUT_BYTES } from "../../../marketplace/p2p/constants.ts";
+import { JOB_CHUNK_BYTES, MAX_JOB_FRAME_BYTES } from "../../../marketplace/p2p/constants.ts";
 import { createHost, type GridspotHost } from "../../../marketplace/p2p/createHost.ts";
 import { type FrameChannel, FrameError, frameChannel } from "../../../marketplace/p2p/frames.ts";
 
@@ -102,12 +102,38 @@ describe("frameChannel over a libp2p stream", () => {
     b.abort(new Error("done"));
   });
 
-  it("reads a frame as large as the job protocol allows (inputs of MAX_JOB_INPUT_BYTES, base64)", async () => {
+  it("reads a frame near the job protocol's limit (a large manifest: 8 MiB, base64)", async () => {
     const [a, b] = await channels(MAX_JOB_FRAME_BYTES, MAX_JOB_FRAME_BYTES);
-    const data = Buffer.alloc(MAX_JOB_INPUT_BYTES, 7).toString("base64");
+    const data = Buffer.alloc(8 * 1024 * 1024, 7).toString("base64");
     const frame = z.object({ type: z.literal("start"), data: z.string() });
     const [read] = await Promise.all([b.read(frame), a.write({ type: "start", data })]);
     expect(read.data.length).toBe(data.length);
+    await a.close();
+  });
+
+  it("holds a fast writer back while the reader is slow, instead of buffering everything or failing", async () => {
+    const [a, b] = await channels(MAX_JOB_FRAME_BYTES, MAX_JOB_FRAME_BYTES);
+    const chunk = z.object({ type: z.literal("chunk"), seq: z.number().int(), data: z.string() });
+    const data = Buffer.alloc(JOB_CHUNK_BYTES, 3).toString("base64");
+    const frames = 64; // 85 MiB of base64: past what the reader may buffer (32 MiB) without a pause
+    let written = 0;
+    let ahead = 0;
+    const writing = (async () => {
+      for (let seq = 0; seq < frames; seq++) {
+        await a.write({ type: "chunk", seq, data });
+        written += 1;
+      }
+    })();
+    for (let seq = 0; seq < frames; seq++) {
+      const frame = await b.read(chunk, { signal: AbortSignal.timeout(10_000) });
+      expect(frame.seq).toBe(seq);
+      ahead = Math.max(ahead, written - seq);
+      if (seq < 16) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await writing;
+    // The writer ran ahead only by what the read-ahead (4 MiB) and Yamux's window (16 MiB, both
+    // delivered on resume and credited again) hold: about 40 MiB of base64, 30 frames.
+    expect(ahead).toBeLessThanOrEqual(32);
     await a.close();
   });
 

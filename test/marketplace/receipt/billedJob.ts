@@ -12,7 +12,7 @@ import type { Agreement } from "../../../marketplace/messages/agreement.ts";
 import { type Envelope, signEnvelope } from "../../../marketplace/messages/envelope.ts";
 import type { Granularity, Rate } from "../../../marketplace/messages/primitives.ts";
 import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
-import { rateUsage } from "../../../marketplace/rating/rateUsage.ts";
+import { type PricedNoteState, priceNote } from "../../../marketplace/receipt/priceNote.ts";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import { agreement as baseAgreement, PEER_A, PEER_B } from "../messages/fixtures.ts";
 
@@ -37,6 +37,8 @@ export type BilledJobParameters = {
   minimumCharge?: bigint;
   /** The job's cumulative usage at each note, in order. */
   usages: Record<string, bigint>[];
+  /** A spot agreement: each note's rates (same length as `usages`), never above `maxRates`. */
+  spot?: { maxRates: Rate[]; noteRates: Rate[][] };
 };
 
 const EXPIRES = () => Math.floor(Date.now() / 1000) + 3600;
@@ -60,7 +62,8 @@ export async function billedJob(p: BilledJobParameters): Promise<BilledJob> {
     submitterPeerId: PEER_B,
     escrow: p.escrow,
     rates,
-    maxRates: rates,
+    maxRates: p.spot?.maxRates ?? rates,
+    pricing: p.spot === undefined ? "fixed" : "spot",
     granularity: p.granularity ?? "ms",
     ...(p.minimumCharge === undefined ? {} : { minimumCharge: p.minimumCharge }),
   };
@@ -83,23 +86,32 @@ export async function billedJob(p: BilledJobParameters): Promise<BilledJob> {
   const vouchers: BilledJob["vouchers"] = [];
   let eventsHash: Hex = `0x${"00".repeat(32)}`;
   let before: Record<string, bigint> = {};
+  let state: PricedNoteState | undefined;
   for (const [seq, usage] of p.usages.entries()) {
     const ids = Object.keys(usage)
       .filter((m) => (usage[m] ?? 0n) > (before[m] ?? 0n))
       .map((m) => `${jobId}:${m}:${seq}`);
     eventsHash = keccak256(concat([eventsHash, keccak256(stringToBytes(ids.join("\n")))]));
-    const jobAmount = rateUsage(usage, rates, agreement.granularity, {
-      minimumCharge: p.minimumCharge,
-    }).total;
+    const noteRates = p.spot?.noteRates[seq] ?? rates;
+    const priced = priceNote({
+      agreement,
+      channelBase: base,
+      rates: noteRates,
+      previous: state,
+      totals: usage,
+    });
+    state = priced.state;
+    const { jobAmount, subtotal } = priced;
     const note: DebitNote = {
       jobId,
       channelId: p.channelId,
       seq,
       elapsedMs: (seq + 1) * 5_000,
       usage: Object.entries(usage).map(([meter, quantity]) => ({ meter: meter as "gpu_ms", quantity })),
-      rates,
+      rates: noteRates,
+      subtotal,
       jobAmount,
-      channelCumulative: base + jobAmount,
+      channelCumulative: priced.channelCumulative,
       eventsHash,
       eventCount: ids.length,
       firstEventId: ids[0] ?? null,

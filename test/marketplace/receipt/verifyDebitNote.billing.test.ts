@@ -46,6 +46,7 @@ const check = (a: Agreement, note: DebitNote, previous?: DebitNote) =>
     elapsedMs: 10_000,
     budget: GRID,
     toleranceMs: 0,
+    maxUsage: {},
   });
 const reason = (r: ReturnType<typeof verifyDebitNote>) => (r.ok ? "accepted" : r.reason);
 
@@ -98,6 +99,7 @@ describe("verifyDebitNote with tiers, a minimum charge and event ids", () => {
       elapsedMs: 10_000,
       budget: note.jobAmount - 1n,
       toleranceMs: 0,
+      maxUsage: {},
     });
     expect(over).toEqual({
       ok: false,

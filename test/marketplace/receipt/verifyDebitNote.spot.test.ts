@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Agreement } from "../../../marketplace/messages/agreement.ts";
 import type { Rate } from "../../../marketplace/messages/primitives.ts";
 import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
-import { noteSubtotal } from "../../../marketplace/rating/noteSubtotal.ts";
 import { rateUsage } from "../../../marketplace/rating/rateUsage.ts";
+import { priceNote } from "../../../marketplace/receipt/priceNote.ts";
 import { verifyDebitNote } from "../../../marketplace/receipt/verifyDebitNote.ts";
 import { agreement, debitNote, GRID, HOUR_MS } from "../messages/fixtures.ts";
 
@@ -17,10 +17,10 @@ const BASE = 0n;
 /** The note the provider would cut at `gpuMs` of cumulative use with `rates`, after `previous`. */
 function note(seq: number, gpuMs: bigint, rates: Rate[], previous?: DebitNote): DebitNote {
   const totals = { gpu_ms: gpuMs };
-  const subtotal = noteSubtotal({
-    pricing: "spot",
+  const { subtotal } = priceNote({
+    agreement: spot,
+    channelBase: BASE,
     rates,
-    granularity: spot.granularity,
     totals,
     previous:
       previous === undefined
@@ -48,6 +48,7 @@ const verify = (n: DebitNote, previous?: DebitNote) =>
     elapsedMs: Number(n.usage[0]?.quantity ?? 0n),
     budget: 100n * GRID,
     toleranceMs: 1_000,
+    maxUsage: {},
   });
 
 describe("spot agreements", () => {
@@ -105,6 +106,7 @@ describe("spot agreements", () => {
       elapsedMs: 3_600_000,
       budget: 100n * GRID,
       toleranceMs: 1_000,
+      maxUsage: {},
     });
     expect(result.ok ? "" : result.reason).toMatch(/rates differ/);
   });

@@ -23,6 +23,7 @@ function check(overrides: Partial<VerifyDebitNoteParameters> = {}) {
     elapsedMs: 10_000,
     budget: GRID,
     toleranceMs: 0,
+    maxUsage: {},
     ...overrides,
   });
 }

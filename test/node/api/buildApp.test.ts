@@ -90,7 +90,13 @@ beforeEach(async () => {
     blockNumber: 12n,
     createdAt: 4_000,
   });
-  finishJob(store, "job-done-01", { status: "completed", exitCode: 0, reason: "exited 0", endedAt: 5_000 });
+  finishJob(store, "job-done-01", {
+    status: "completed",
+    exitCode: 0,
+    reason: "exited 0",
+    reasonCode: "exit",
+    endedAt: 5_000,
+  });
 
   startJob("job-running", 8n, 6_000);
   insertUsageEvents(store, [usageEvent("job-running", "gpu_ms", 0, 10n)]);
@@ -120,7 +126,10 @@ describe("operator API", () => {
   it("GET /v1/status gives the node's status with bigints as strings", async () => {
     const response = await app.inject({ method: "GET", url: "/v1/status" });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ peerId: "12D3KooW", running: 1, earned: BIG.toString() });
+    const { settlement, ...status } = response.json();
+    expect(status).toEqual({ peerId: "12D3KooW", running: 1, earned: BIG.toString() });
+    // The redemption queue's state, from the ledger: one channel's voucher is not redeemed yet.
+    expect(settlement).toMatchObject({ vouchersPending: 1, redemptionsUnconfirmed: 0 });
   });
 
   it("GET /v1/jobs lists jobs newest first, without their agreements", async () => {
@@ -140,6 +149,9 @@ describe("operator API", () => {
       startedAt: 1_000,
       endedAt: 5_000,
       jobAmount: BIG.toString(),
+      runtime: null,
+      imageDigest: null,
+      reasonCode: "exit",
     });
     expect(response.body).not.toContain("not for the API");
   });

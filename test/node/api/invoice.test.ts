@@ -86,7 +86,16 @@ describe("GET /v1/jobs/:id/invoice", () => {
         redeemTx: TX,
       })),
     });
-    expect(response.json()).toEqual(toJsonValue(expected));
+    const { run, ...invoice } = response.json() as { run: Record<string, unknown> };
+    expect(invoice).toEqual(toJsonValue(expected));
+    // How it ran, from the provider's job record: the running time billed and why it ended.
+    expect(run).toEqual({
+      runtime: null,
+      imageDigest: null,
+      startedAt: expect.any(Number),
+      endedAt: 1_700_000_100_000,
+      reasonCode: "exit",
+    });
     const body = response.json() as {
       lines: { meter: string; quantity: string }[];
       unrated: { meter: string }[];
@@ -113,7 +122,8 @@ describe("GET /v1/jobs/:id/invoice", () => {
         redeemTx: null,
       })),
     });
-    expect(response.json()).toEqual(toJsonValue(expected));
+    const { run: _run, ...rest } = response.json() as { run: unknown };
+    expect(rest).toEqual(toJsonValue(expected));
     expect(planted.vouchers.map((v) => v.cumulativeAmount)).toEqual([
       GRID / 100n + 5n * GRID,
       GRID / 100n + 5n * GRID,

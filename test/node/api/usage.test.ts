@@ -5,9 +5,12 @@ import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import { buildApp } from "../../../node/api/buildApp.ts";
-import { insertJob } from "../../../node/store/jobRecords.ts";
+import { finishJob, insertJob } from "../../../node/store/jobRecords.ts";
+import { insertJobTerms } from "../../../node/store/jobTerms.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
+import { insertNote } from "../../../node/store/receiptRecords.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
+import { agreement } from "../../marketplace/messages/fixtures.ts";
 
 const TOKEN = "usage-admin-token-0123456789";
 let dir: string;
@@ -51,6 +54,16 @@ beforeEach(async () => {
     channelBase: 0n,
     agreement: "{}",
     startedAt: 1,
+  });
+  // The job's agreement prices tokens, reported by its endpoint's gateway: they are self-reported.
+  insertJobTerms(store, {
+    jobId: "job-usage-1",
+    agreement: {
+      ...agreement,
+      jobId: "job-usage-1",
+      rates: [...agreement.rates, { meter: "tokens", price: 1_000n, per: 1n }],
+      selfReported: ["tokens"],
+    },
   });
   await start();
 });
@@ -142,6 +155,50 @@ describe("POST /v1/usage", () => {
       expect(rows()).toBe(0);
     },
   );
+
+  it("refuses usage for a meter the agreement does not name as self-reported (cpu_core_ms for a sleeping job)", async () => {
+    const cheat = await post({
+      events: [event(0), event(1, "9000", { meter: "cpu_core_ms", id: "job-usage-1:cpu_core_ms:1" })],
+    });
+    expect(cheat.statusCode).toBe(400);
+    expect(cheat.json().message).toBe(
+      "events[1]: cpu_core_ms is not self-reported in job job-usage-1's agreement (it names tokens)",
+    );
+    expect(rows()).toBe(0);
+  });
+
+  it("refuses usage dated before the job's previous note, and any usage once the job has ended", async () => {
+    insertNote(
+      store,
+      {
+        jobId: "job-usage-1",
+        seq: 0,
+        envelope: "{}",
+        jobAmount: 0n,
+        channelCumulative: 0n,
+        eventsHash: `0x${"00".repeat(32)}`,
+        createdAt: 1_700_000_000_500,
+      },
+      [],
+    );
+    const late = await post({ events: [event(0)] });
+    expect(late.statusCode).toBe(400);
+    expect(late.json().message).toContain("events[0]: dated 1700000000000, before the job's previous note");
+    expect((await post({ events: [event(1, "10", { time: 1_700_000_000_500 })] })).statusCode).toBe(200);
+    finishJob(store, "job-usage-1", {
+      status: "completed",
+      exitCode: 0,
+      reason: "exit code 0",
+      reasonCode: "exit",
+      endedAt: 1_700_000_001_000,
+    });
+    const after = await post({ events: [event(2, "10", { time: 1_700_000_002_000 })] });
+    expect(after.statusCode).toBe(400);
+    expect(after.json().message).toBe(
+      "events[0]: job job-usage-1 is completed: usage is taken only while it runs",
+    );
+    expect(usageTotals(store, "job-usage-1")).toEqual({ tokens: 10n });
+  });
 
   it("takes 1,000 events in one request and refuses 1,001", async () => {
     const thousand = Array.from({ length: 1000 }, (_, i) => event(i, "1"));

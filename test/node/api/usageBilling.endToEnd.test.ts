@@ -1,11 +1,13 @@
 // Usage billing through a real provider node (its own process, fake nvidia-smi on its PATH), a real
 // chain and the submitter's own client code: GPU utilization and memory from nvidia-smi, egress
 // bytes, the job's own requests and tokens, the provider's invoice against the submitter's
-// `gridspot job invoice`, late usage over POST /v1/usage and its reconciliation.
-import { mkdtempSync } from "node:fs";
+// `gridspot job invoice`, late usage over POST /v1/usage refused and the channel reconciled.
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobInvoice } from "../../../marketplace/cli/commands/job.ts";
+import { resolveGlobalOptions } from "../../../marketplace/cli/globalOptions.ts";
 import { submitJob } from "../../../marketplace/client/submitJob.ts";
 import { toJsonValue } from "../../../marketplace/messages/json.ts";
 import { createCleanups } from "../../integration/support/cleanups.ts";
@@ -50,7 +52,11 @@ const cleanups = createCleanups();
 
 beforeAll(async () => {
   market = await startMarket();
-  stateFile = join(mkdtempSync(join(market.work, "gpu-")), "state.json");
+  // Outside the data dirs and open to the job's unprivileged user (jobs never run as the node's uid).
+  const stateDir = mkdtempSync(join(tmpdir(), "gridspot-gpu-state-"));
+  chmodSync(stateDir, 0o777);
+  cleanups.add(() => rmSync(stateDir, { recursive: true, force: true }));
+  stateFile = join(stateDir, "state.json");
   provider = await startTestProvider(market, {
     env: { GRIDSPOT_ADMIN_TOKEN: ADMIN, FAKE_NVIDIA_SMI_STATE: stateFile },
     // Unsandboxed, so the pid the job reports is the host pid nvidia-smi would show.
@@ -68,7 +74,7 @@ afterAll(async () => {
 type ApiJob = { usage: Record<string, string>; jobAmount: string };
 
 describe("usage billing end to end", () => {
-  it("meters GPU, egress and the job's own usage; invoices like the submitter; reconciles late usage", async () => {
+  it("meters GPU, egress and the job's own usage; invoices like the submitter; refuses late usage", async () => {
     const status = await getJson<{
       gpu: { state: string; cudaVersion: string; gpuCount: number; classes: object };
     }>(provider.api("/v1/status"));
@@ -99,8 +105,10 @@ describe("usage billing end to end", () => {
     expect(result.status).toBe("completed");
 
     // The submitter's last note carries the new meters too.
-    expect(result.usage.requests).toBe(3n);
-    expect(result.usage.tokens).toBe(1_500n);
+    // The agreement names no self-reported meter (this provider prices neither requests nor
+    // tokens): what the job wrote in its usage file is not taken (issue 10: a job cannot invent usage).
+    expect(result.usage.requests).toBeUndefined();
+    expect(result.usage.tokens).toBeUndefined();
     expect(result.usage.egress_bytes).toBe(BigInt(LOG_LINE.length + OUTPUT.length));
     const gpuMs = result.usage.gpu_ms ?? 0n;
     const util = result.usage.gpu_util_ms ?? 0n;
@@ -121,22 +129,20 @@ describe("usage billing end to end", () => {
     });
     const saved = process.env.GRIDSPOT_PRIVATE_KEY;
     process.env.GRIDSPOT_PRIVATE_KEY = payer.key;
-    const submitterInvoice = await jobInvoice([
-      result.jobId,
-      "--json",
-      "--data-dir",
-      payer.dataDir,
-      "--rpc-url",
-      market.rpcUrl,
-      "--deployments",
-      market.deploymentsDir,
-    ]).finally(() => {
+    const submitterInvoice = await jobInvoice(
+      resolveGlobalOptions(
+        { json: true, dataDir: payer.dataDir, rpcUrl: market.rpcUrl, deployments: market.deploymentsDir },
+        "submitter",
+      ),
+      { jobId: result.jobId, csv: false },
+    ).finally(() => {
       if (saved === undefined) delete process.env.GRIDSPOT_PRIVATE_KEY;
       else process.env.GRIDSPOT_PRIVATE_KEY = saved;
     });
     expect(providerInvoice).toEqual(toJsonValue(submitterInvoice.json));
 
-    // Usage reported late over the API is stored once, and reconciliation sees it unbilled.
+    // Usage reported after the job ended (or for a meter the node measures itself) is refused: the
+    // payer agreed to no such bill. The ledger is unchanged and reconciliation finds nothing amiss.
     const late = {
       events: [
         {
@@ -149,22 +155,15 @@ describe("usage billing end to end", () => {
         },
       ],
     };
-    const post = () =>
-      fetch(provider.api("/v1/usage"), {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-        body: JSON.stringify(late),
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown }));
-    expect(await post()).toEqual({
-      status: 200,
-      body: { results: [{ id: late.events[0]?.id, status: "inserted" }] },
-    });
-    expect(await post()).toEqual({
-      status: 200,
-      body: { results: [{ id: late.events[0]?.id, status: "duplicate" }] },
-    });
+    const post = await fetch(provider.api("/v1/usage"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify(late),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { message: string } }));
+    expect(post.status).toBe(400);
+    expect(post.body.message).toContain("usage is taken only while it runs");
     const job = await getJson<ApiJob>(provider.api(`/v1/jobs/${result.jobId}`));
-    expect(BigInt(job.usage.gpu_ms ?? "0")).toBe(gpuMs + 3_600_000n);
+    expect(BigInt(job.usage.gpu_ms ?? "0")).toBe(gpuMs);
 
     const report = await getJson<{
       channels: {
@@ -173,14 +172,6 @@ describe("usage billing end to end", () => {
       }[];
     }>(provider.api("/v1/reconcile"));
     const channel = report.channels.find((c) => c.channelId === result.channelId.toString());
-    // One more GPU-hour at the agreed 3 GRID (the test provider's price), nothing else amiss.
-    expect(channel?.differences).toEqual([
-      {
-        kind: "unbilled-usage",
-        amount: (3n * GRID).toString(),
-        jobId: result.jobId,
-        detail: expect.any(String),
-      },
-    ]);
+    expect(channel?.differences).toEqual([]);
   });
 });

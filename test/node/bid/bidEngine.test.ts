@@ -1,14 +1,19 @@
 // The bid engine on real libp2p hosts in this process: a provider host with the engine, and
 // submitter hosts with the client's bid collector, talking over the orders topic and the bid
 // protocol. The provider's capacity is a real Capacity, so holds, races and timeouts are the node's own.
+
 import { randomBytes } from "node:crypto";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBidCollector } from "../../../marketplace/client/collectBids.ts";
+import { withDefaultMaxRates } from "../../../marketplace/client/withDefaultMaxRates.ts";
 import { createLogger } from "../../../marketplace/log/createLogger.ts";
 import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
 import type { JobOrder, Requirements } from "../../../marketplace/messages/order.ts";
+import type { Rate } from "../../../marketplace/messages/primitives.ts";
+import { summarizeDeclines } from "../../../marketplace/order/explainDeclines.ts";
+import { scoreBids } from "../../../marketplace/order/scoreBids.ts";
 import { ORDER_TTL_S, ORDERS_TOPIC } from "../../../marketplace/p2p/constants.ts";
 import { createHost, type GridspotHost } from "../../../marketplace/p2p/createHost.ts";
 import { createBidEngine } from "../../../node/bid/bidEngine.ts";
@@ -29,6 +34,8 @@ let providerHost: GridspotHost;
 let capacity: Capacity;
 const signals = { turnedAway: [] as string[][], lostOnPrice: [] as string[][] };
 let engine: ReturnType<typeof createBidEngine>;
+/** Rates the provider adds to its card for one test (a meter the order may not have capped). */
+let extraRates: Rate[] = [];
 
 type Submitter = {
   host: GridspotHost;
@@ -74,7 +81,7 @@ beforeAll(async () => {
         provider: providerAccount.address,
         peerId: providerHost.peerId.toString(),
         addrs: providerHost.getMultiaddrs().map((a) => a.toString()),
-        rates,
+        rates: [...rates, ...extraRates],
         granularity: "ms",
         receiptIntervalMs: 1000,
         bidValidityS: 60,
@@ -120,14 +127,21 @@ afterAll(async () => {
 const newId = () => randomBytes(9).toString("base64url");
 
 /** Publishes an order asking to explain and returns what came back after the window. */
-async function auction(s: Submitter, requirements: Partial<Requirements>, windowMs = 700) {
+async function auction(
+  s: Submitter,
+  requirements: Partial<Requirements>,
+  windowMs = 700,
+  orderTerms: Pick<JobOrder, "maxRates"> & Partial<Pick<JobOrder, "maxUsage">> = {
+    maxRates: withDefaultMaxRates([]),
+  },
+) {
   const order: JobOrder = {
     orderId: newId(),
     submitter: s.account.address,
     peerId: s.host.peerId.toString(),
     addrs: s.host.getMultiaddrs().map((a) => a.toString()),
     requirements: { gpus: 1, cpuCores: 1, memMiB: 1024, maxDurationS: 600, ...requirements },
-    maxRates: [],
+    ...orderTerms,
     bidWindowMs: windowMs,
     explain: true,
   };
@@ -145,6 +159,39 @@ async function auction(s: Submitter, requirements: Partial<Requirements>, window
 }
 
 describe("bid engine", () => {
+  it("a bid pricing a meter the order set no maximum for is refused and counted (egress at 0.001 GRID/byte)", async () => {
+    const [s] = submitters as [Submitter];
+    extraRates = [{ meter: "egress_bytes", price: GRID / 1000n, per: 1n }];
+    try {
+      const cheat = await auction(s, {});
+      expect(cheat.bids).toEqual([]);
+      expect(cheat.refused).toEqual([
+        {
+          provider: providerAccount.address,
+          reason: "unpriced-meter",
+          detail: "prices egress_bytes, for which the order set no maximum",
+        },
+      ]);
+      expect(summarizeDeclines({ bids: 0, declines: cheat.declines, refused: cheat.refused }).text).toBe(
+        "1 provider saw the order: 1 bid refused (unpriced-meter)",
+      );
+      // An order that caps egress takes the bid, and ranks it with egress at the order's ceiling.
+      const maxUsage = { egress_bytes: 1_000_000n };
+      const capped = await auction(s, {}, 700, {
+        maxRates: withDefaultMaxRates([{ meter: "egress_bytes", price: GRID / 1000n, per: 1n }]),
+        maxUsage,
+      });
+      expect(capped.refused).toEqual([]);
+      expect(capped.bids).toHaveLength(1);
+      const [ranked] = scoreBids(capped.bids, capped.order.requirements, undefined, maxUsage);
+      const withoutEgress = scoreBids(capped.bids, capped.order.requirements)[0]?.hourlyCost ?? 0n;
+      expect(ranked?.hourlyCost).toBe(withoutEgress + 1_000_000n * (GRID / 1000n));
+      for (const b of capped.bids) await s.bids.pass(capped.order, b);
+    } finally {
+      extraRates = [];
+    }
+  });
+
   it("holds the class it bid for an order that names none, and releases the hold when no job starts", async () => {
     const [s] = submitters as [Submitter];
     const { order, bids } = await auction(s, {});

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { bid as bidSchema, decline as declineSchema } from "../../../marketplace/messages/bid.ts";
 import type { JobOrder, Requirements } from "../../../marketplace/messages/order.ts";
+import { GIB_HOUR_MIB_MS, HOUR_MS } from "../../../marketplace/rating/constants.ts";
 import { Capacity } from "../../../node/bid/capacity.ts";
 import { type BidTerms, evaluateOrder } from "../../../node/bid/evaluateOrder.ts";
-import { MIB_MS_PER_GIB_HOUR, MS_PER_HOUR, priceListToRates } from "../../../node/pricing/rates.ts";
+import { priceListToRates } from "../../../node/pricing/rates.ts";
 import { GRID, order, PEER_A, PROVIDER } from "../../marketplace/messages/fixtures.ts";
 
 const H100 = "nvidia-h100-80gb";
@@ -55,9 +56,9 @@ describe("evaluateOrder", () => {
         addrs: terms.addrs,
         gpuClass: H100,
         rates: [
-          { meter: "gpu_ms", price: 3n * GRID, per: MS_PER_HOUR },
-          { meter: "cpu_core_ms", price: GRID / 50n, per: MS_PER_HOUR },
-          { meter: "mem_mib_ms", price: GRID / 200n, per: MIB_MS_PER_GIB_HOUR },
+          { meter: "gpu_ms", price: 3n * GRID, per: HOUR_MS },
+          { meter: "cpu_core_ms", price: GRID / 50n, per: HOUR_MS },
+          { meter: "mem_mib_ms", price: GRID / 200n, per: GIB_HOUR_MIB_MS },
         ],
         pricing: "fixed",
         granularity: "s",
@@ -95,16 +96,16 @@ describe("evaluateOrder", () => {
     });
     const capped = orderFor(
       { gpuClass: H100 },
-      { maxRates: [{ meter: "gpu_ms", price: 4n * GRID, per: MS_PER_HOUR }] },
+      { maxRates: [{ meter: "gpu_ms", price: 4n * GRID, per: HOUR_MS }] },
     );
     const result = evaluateOrder(capped, node(), { ...terms, spotCeilings: ceilings }, NOW_S);
     expect(result.kind).toBe("bid");
     if (result.kind !== "bid") return;
     expect(result.bid.pricing).toBe("spot");
     expect(result.bid.maxRates).toEqual([
-      { meter: "gpu_ms", price: 4n * GRID, per: MS_PER_HOUR },
-      { meter: "cpu_core_ms", price: GRID / 10n, per: MS_PER_HOUR },
-      { meter: "mem_mib_ms", price: GRID / 100n, per: MIB_MS_PER_GIB_HOUR },
+      { meter: "gpu_ms", price: 4n * GRID, per: HOUR_MS },
+      { meter: "cpu_core_ms", price: GRID / 10n, per: HOUR_MS },
+      { meter: "mem_mib_ms", price: GRID / 100n, per: GIB_HOUR_MIB_MS },
     ]);
   });
 
@@ -148,7 +149,7 @@ describe("evaluateOrder", () => {
   });
 
   it("declines with price-above-max when our rate is above the order's maximum by any amount", () => {
-    const max = (price: bigint) => [{ meter: "gpu_ms" as const, price, per: MS_PER_HOUR }];
+    const max = (price: bigint) => [{ meter: "gpu_ms" as const, price, per: HOUR_MS }];
     const over = evaluateOrder(
       orderFor({ gpuClass: H100 }, { maxRates: max(3n * GRID - 1n) }),
       node(),
@@ -168,7 +169,7 @@ describe("evaluateOrder", () => {
   });
 
   it("checks the price of the class it would actually give the job", () => {
-    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: MS_PER_HOUR }];
+    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: HOUR_MS }];
     // The A100 at 1 GRID is under the maximum; the H100 at 3 GRID is not.
     expect(evaluateOrder(orderFor({ gpuClass: A100 }, { maxRates }), node(), terms, NOW_S).kind).toBe("bid");
     expect(evaluateOrder(orderFor({ gpuClass: H100 }, { maxRates }), node(), terms, NOW_S)).toMatchObject({
@@ -191,9 +192,9 @@ describe("evaluateOrder", () => {
       { gpus: 1, gpuClass: A100, cpuCores: 1, memMiB: 1, maxDurationS: 1 },
       Date.now() + 60_000,
     );
-    const maxRates = [{ meter: "gpu_ms" as const, price: 3n * GRID, per: MS_PER_HOUR }];
+    const maxRates = [{ meter: "gpu_ms" as const, price: 3n * GRID, per: HOUR_MS }];
     expect(evaluateOrder(orderFor({}, { maxRates }), capacity, terms, NOW_S)).toMatchObject({
-      bid: { gpuClass: H100, rates: [{ meter: "gpu_ms", price: 3n * GRID, per: MS_PER_HOUR }, {}, {}] },
+      bid: { gpuClass: H100, rates: [{ meter: "gpu_ms", price: 3n * GRID, per: HOUR_MS }, {}, {}] },
     });
   });
 
@@ -207,13 +208,13 @@ describe("evaluateOrder", () => {
         memGiBHour: GRID / 200n,
       }),
     };
-    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: MS_PER_HOUR }];
+    const maxRates = [{ meter: "gpu_ms" as const, price: 2n * GRID, per: HOUR_MS }];
     expect(evaluateOrder(orderFor({}, { maxRates }), node(), dearFirst, NOW_S)).toMatchObject({
       kind: "bid",
       bid: { gpuClass: A100 },
     });
     // Below every class: price-above-max.
-    const tight = [{ meter: "gpu_ms" as const, price: GRID / 2n, per: MS_PER_HOUR }];
+    const tight = [{ meter: "gpu_ms" as const, price: GRID / 2n, per: HOUR_MS }];
     expect(evaluateOrder(orderFor({}, { maxRates: tight }), node(), dearFirst, NOW_S)).toMatchObject({
       decline: { reason: "price-above-max" },
     });

@@ -41,9 +41,27 @@ describe("parseProviderConfig", () => {
         spot: false,
       },
       receipts: { intervalMs: 5_000, graceIntervals: 2, granularity: "ms" },
-      limits: { maxDurationS: 86_400, holdMs: 60_000 },
-      runtime: { sandbox: "auto", nvidiaSmi: "nvidia-smi", requireGpus: false, meterIntervalMs: 1_000 },
-      redeem: { onJobEnd: true },
+      limits: { maxDurationS: 86_400, holdMs: 60_000, maxInputBytes: 2 ** 30, maxOutputBytes: 2 ** 30 },
+      runtime: {
+        kind: "auto",
+        sandbox: "auto",
+        user: "65534:65534",
+        network: "none",
+        pidsLimit: 1024,
+        diskMiB: 10_240,
+        keepWorkDirs: false,
+        docker: {
+          socketPath: "/var/run/docker.sock",
+          pull: "never",
+          deny: [],
+          tmpfsMiB: 64,
+          gpuMode: "auto",
+        },
+        nvidiaSmi: "nvidia-smi",
+        requireGpus: false,
+        meterIntervalMs: 1_000,
+      },
+      redeem: { onJobEnd: true, confirmations: 1 },
     });
   });
 
@@ -76,7 +94,12 @@ describe("parseProviderConfig", () => {
     ["receipts.granularity", { receipts: { granularity: "hour" } }],
     ["limits.memMiB", { limits: { memMiB: 1 } }],
     ["limits.holdMs", { limits: { holdMs: 999 } }],
+    ["limits.maxInputBytes", { limits: { maxInputBytes: -1 } }],
+    ["limits.maxOutputBytes", { limits: { maxOutputBytes: "1GiB" } }],
     ["runtime.sandbox", { runtime: { sandbox: "docker" } }],
+    ["runtime.kind", { runtime: { kind: "podman" } }],
+    ["runtime.user", { runtime: { user: "0:0" } }],
+    ["runtime.docker.pull", { runtime: { docker: { pull: "always" } } }],
     ["p2p.listen", { p2p: { listen: "/ip4/0.0.0.0/tcp/4001" } }],
     ["stake", { stake: 5 }],
   ])("refuses a bad %s with a UsageError naming the field", (field, raw) => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
+import type { ChannelState } from "../../../marketplace/chain/actions/readChannel.ts";
 import type { JobStart } from "../../../marketplace/messages/job.ts";
-import { MAX_JOB_INPUT_BYTES } from "../../../marketplace/p2p/constants.ts";
 import { checkJobStart } from "../../../node/job/checkJobStart.ts";
-import type { ChannelState } from "../../../node/job/readChannel.ts";
 import { agreement, jobStart, PROVIDER, SUBMITTER } from "../../marketplace/messages/fixtures.ts";
 
 const NOW_S = 1_700_000_000;
 // The job may run 3600 s, then 4 receipt intervals of 5 s and a minute of slack: 3680 s.
 const NEEDED_UNTIL = NOW_S + 3600 + 20 + 60;
+const MAX_INPUT_BYTES = 1000;
 
 const channel: ChannelState = {
   payer: SUBMITTER,
@@ -15,7 +15,8 @@ const channel: ChannelState = {
   status: "open",
   expiry: NEEDED_UNTIL,
   deadline: NEEDED_UNTIL,
-  amount: 1000n,
+  // Enough for the minimum at start (channelMinimum: two receipt intervals at the agreed maxima).
+  amount: 10n ** 20n,
   redeemed: 0n,
   feeBps: 0,
 };
@@ -30,6 +31,7 @@ function check(
     provider: PROVIDER,
     signedFloor: overrides.signedFloor ?? 100n,
     nowS: NOW_S,
+    maxInputBytes: MAX_INPUT_BYTES,
   });
 }
 
@@ -64,7 +66,7 @@ describe("checkJobStart", () => {
   it("refuses a channel with nothing left above the base", () => {
     expect(check({ channel: { amount: 100n } })?.code).toBe("channel-empty");
     expect(check({ channel: { amount: 99n } })?.code).toBe("channel-empty");
-    expect(check({ channel: { amount: 101n } })).toBeUndefined();
+    expect(check({ channel: { amount: 100n + 10n ** 19n } })).toBeUndefined();
   });
 
   it("refuses a channel whose redemption window ends before the job could", () => {
@@ -72,13 +74,21 @@ describe("checkJobStart", () => {
     expect(check({ channel: { deadline: NEEDED_UNTIL } })).toBeUndefined();
   });
 
-  it("refuses inputs above the limit, counted as decoded bytes", () => {
-    // base64: 4 characters carry 3 bytes.
-    const chars = (bytes: number) => Math.ceil((bytes * 4) / 3);
-    const inputsOf = (bytes: number) => [{ path: "data.bin", data: "A".repeat(chars(bytes)) }];
-    expect(check({ start: { inputs: inputsOf(MAX_JOB_INPUT_BYTES) } })).toBeUndefined();
-    expect(check({ start: { inputs: inputsOf(MAX_JOB_INPUT_BYTES + 3) } })?.code).toBe("inputs-too-large");
-    const half = inputsOf(MAX_JOB_INPUT_BYTES / 2 + 3);
-    expect(check({ start: { inputs: [...half, ...half] } })?.code).toBe("inputs-too-large");
+  it("refuses a manifest whose total passes the node's limit, before a byte of it is sent", () => {
+    const input = (path: string, size: number) => ({ path, size, sha256: "0".repeat(64) });
+    expect(check({ start: { inputs: [input("data.bin", MAX_INPUT_BYTES)] } })).toBeUndefined();
+    expect(check({ start: { inputs: [input("data.bin", MAX_INPUT_BYTES + 1)] } })).toEqual({
+      code: "inputs-too-large",
+      message: `the inputs total ${MAX_INPUT_BYTES + 1} bytes, more than the ${MAX_INPUT_BYTES} this provider takes`,
+    });
+    const half = MAX_INPUT_BYTES / 2;
+    expect(check({ start: { inputs: [input("a", half), input("b", half + 1)] } })?.code).toBe(
+      "inputs-too-large",
+    );
+  });
+
+  it("refuses a manifest that names one path twice", () => {
+    const input = (path: string) => ({ path, size: 1, sha256: "0".repeat(64) });
+    expect(check({ start: { inputs: [input("a/b.txt"), input("a//b.txt")] } })?.code).toBe("input-bad-path");
   });
 });

@@ -36,6 +36,26 @@ const source = () =>
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 
 describe("createJobUsageFileSource", () => {
+  it("skips lines for a meter the agreement does not name as self-reported", async () => {
+    const s = createJobUsageFileSource({
+      jobId: "job-9",
+      path: file,
+      onWarning: (message, fields) => warnings.push({ message, fields }),
+      selfReported: ["tokens"],
+    });
+    writeFileSync(
+      file,
+      line({ meter: "requests", quantity: 5, id: "r1" }) +
+        line({ meter: "cpu_core_ms", quantity: 9000, id: "c1" }) +
+        line({ meter: "tokens", quantity: 7, id: "t1" }),
+    );
+    expect((await s.collect(at(2))).map((e) => [e.meter, e.quantity])).toEqual([["tokens", 7n]]);
+    expect(s.badLines).toBe(2);
+    expect(warnings[0]?.fields?.firstProblem).toBe(
+      "meter must be one the agreement names as self-reported (tokens)",
+    );
+  });
+
   it("ingests new lines each sample as job events, and a repeated id counts once in the ledger", async () => {
     const s = source();
     expect(await s.collect(at(1))).toEqual([]); // no file yet

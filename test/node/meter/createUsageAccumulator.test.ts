@@ -74,6 +74,54 @@ describe("createUsageAccumulator", () => {
     ).toEqual([["j:cpu_core_ms:2", 100n]]);
   });
 
+  it("never bills more CPU than the cores bought × the metered time, whatever the reading says", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(
+          fc.record({ dt: fc.integer({ min: 0, max: 2_000 }), cpu: fc.integer({ min: 0, max: 40_000 }) }),
+          { maxLength: 30 },
+        ),
+        fc.array(fc.boolean(), { maxLength: 30 }),
+        (cores, steps, pausedAt) => {
+          const acc = createUsageAccumulator({
+            jobId: "j",
+            gpus: 0,
+            cpuCores: cores,
+            start: { monoMs: 0n, rssKiB: 0n },
+          });
+          let mono = 0n;
+          let running = 0n;
+          let cpu = 0n;
+          for (const [i, step] of steps.entries()) {
+            mono += BigInt(step.dt);
+            cpu += BigInt(step.cpu);
+            const paused = pausedAt[i] === true;
+            if (!paused) running += BigInt(step.dt);
+            acc.sample({ monoMs: mono, timeMs: i, cpuMs: cpu, rssKiB: 0n, paused });
+            expect(acc.totals().cpu_core_ms).toBeLessThanOrEqual(BigInt(cores) * running);
+            expect(acc.totals().cpu_core_ms).toBeLessThanOrEqual(cpu);
+          }
+        },
+      ),
+    );
+  });
+
+  it("bills the CPU held back by the cap once the job has run long enough to have used it", () => {
+    const acc = createUsageAccumulator({
+      jobId: "j",
+      gpus: 0,
+      cpuCores: 1,
+      start: { monoMs: 0n, rssKiB: 0n },
+    });
+    // 2,000 ms of CPU in the first second of a 1-core job (a reading that double counts): 1,000 billed.
+    acc.sample({ monoMs: 1_000n, timeMs: 1, cpuMs: 2_000n, rssKiB: 0n });
+    expect(acc.totals().cpu_core_ms).toBe(1_000n);
+    // An idle second later the cumulative reading fits: billed up to it, never above.
+    acc.sample({ monoMs: 2_000n, timeMs: 2, cpuMs: 2_000n, rssKiB: 0n });
+    expect(acc.totals().cpu_core_ms).toBe(2_000n);
+  });
+
   it("tags gpu_ms with the GPU class", () => {
     const acc = createUsageAccumulator({
       jobId: "j",

@@ -2,10 +2,10 @@
 // the bid engine's signals, and each `tick` ends an epoch. No sleeping.
 import { describe, expect, it } from "vitest";
 import type { Requirements } from "../../../marketplace/messages/order.ts";
+import { HOUR_MS } from "../../../marketplace/rating/constants.ts";
 import { Capacity } from "../../../node/bid/capacity.ts";
 import { createPricingEngine, type DynamicPricing } from "../../../node/pricing/createPricingEngine.ts";
 import type { PriceCurve } from "../../../node/pricing/nextPrice.ts";
-import { MS_PER_HOUR } from "../../../node/pricing/rates.ts";
 
 const GRID = 10n ** 18n;
 const H100 = "nvidia-h100-80gb";
@@ -138,7 +138,7 @@ describe("createPricingEngine", () => {
   it("quotes the current price in its rates and tells the advertiser only when a price moved", () => {
     const { capacity, pricing, epoch, changes, now } = setup();
     const gpuRate = () => pricing.rates().find((r) => r.meter === "gpu_ms");
-    expect(gpuRate()).toEqual({ meter: "gpu_ms", price: 3n * GRID, per: MS_PER_HOUR, gpuClass: H100 });
+    expect(gpuRate()).toEqual({ meter: "gpu_ms", price: 3n * GRID, per: HOUR_MS, gpuClass: H100 });
     capacity.reserve("a", oneGpu, now() + 3_600_000);
     epoch(); // at target: no move
     expect(changes()).toBe(0);

@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { rate as rateSchema } from "../../../marketplace/messages/primitives.ts";
+import { GIB_HOUR_MIB_MS, HOUR_MS } from "../../../marketplace/rating/constants.ts";
 import { rateUsage } from "../../../marketplace/rating/rateUsage.ts";
-import {
-  MIB_MS_PER_GIB_HOUR,
-  MS_PER_HOUR,
-  priceListToRates,
-  ratesForJob,
-} from "../../../node/pricing/rates.ts";
+import { priceListToRates, ratesForJob } from "../../../node/pricing/rates.ts";
 
 const GRID = 10n ** 18n;
 const H100 = "nvidia-h100-80gb";
@@ -33,8 +29,8 @@ describe("priceListToRates", () => {
   it("prices a GiB of memory for an hour at exactly memGiBHour", () => {
     const [, , , mem] = priceListToRates(prices);
     if (mem === undefined) throw new Error("no memory rate");
-    expect(rateUsage({ mem_mib_ms: 1024n * MS_PER_HOUR }, [mem], "ms").total).toBe(GRID / 200n);
-    expect(MIB_MS_PER_GIB_HOUR).toBe(1024n * MS_PER_HOUR);
+    expect(rateUsage({ mem_mib_ms: 1024n * HOUR_MS }, [mem], "ms").total).toBe(GRID / 200n);
+    expect(GIB_HOUR_MIB_MS).toBe(1024n * HOUR_MS);
   });
 
   it("has only CPU and memory rates on a node without GPUs", () => {
@@ -50,9 +46,9 @@ describe("ratesForJob", () => {
 
   it("keeps the gpu_ms rate of the job's class only, without the class tag", () => {
     expect(ratesForJob(rates, A100)).toEqual([
-      { meter: "gpu_ms", price: GRID, per: MS_PER_HOUR },
-      { meter: "cpu_core_ms", price: GRID / 50n, per: MS_PER_HOUR },
-      { meter: "mem_mib_ms", price: GRID / 200n, per: MIB_MS_PER_GIB_HOUR },
+      { meter: "gpu_ms", price: GRID, per: HOUR_MS },
+      { meter: "cpu_core_ms", price: GRID / 50n, per: HOUR_MS },
+      { meter: "mem_mib_ms", price: GRID / 200n, per: GIB_HOUR_MIB_MS },
     ]);
   });
 

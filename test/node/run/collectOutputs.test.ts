@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,17 +20,17 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const text = (c: Uint8Array) => new TextDecoder().decode(c);
+const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const big = { maxTotalBytes: 1_000_000, maxFiles: 100 };
 
 describe("collectOutputs", () => {
-  it("collects files matching the globs, relative and in path order, skipping folders", async () => {
+  it("lists files matching the globs with size and sha256, relative and in path order, skipping folders", async () => {
     const result = await collectOutputs(work, ["out/**", "*.txt"], big);
-    expect(result.files.map((f) => [f.path, text(f.content)])).toEqual([
-      ["input.txt", "in"],
-      ["out/a.txt", "aaaa"],
-      ["out/b.log", "bb"],
-      ["out/sub/c.txt", "c"],
+    expect(result.files).toEqual([
+      { path: "input.txt", size: 2, sha256: sha("in") },
+      { path: "out/a.txt", size: 4, sha256: sha("aaaa") },
+      { path: "out/b.log", size: 2, sha256: sha("bb") },
+      { path: "out/sub/c.txt", size: 1, sha256: sha("c") },
     ]);
     expect(result.dropped).toEqual([]);
     expect(result.totalBytes).toBe(9);
@@ -51,18 +52,22 @@ describe("collectOutputs", () => {
     ]);
   });
 
-  it("never reads through symlinks that leave the work dir", async () => {
+  it("never follows a symlink: one leaving the work dir or one inside it is dropped and named", async () => {
     symlinkSync(join(root, "outside"), join(work, "out", "dirlink"));
     symlinkSync(join(root, "outside", "secret.txt"), join(work, "out", "filelink.txt"));
     symlinkSync(join(work, "out", "a.txt"), join(work, "out", "inside-link.txt"));
-    const result = await collectOutputs(work, ["out/**", "out/dirlink/*"], big);
-    const paths = result.files.map((f) => f.path);
-    expect(result.files.every((f) => text(f.content) !== "secret")).toBe(true);
-    expect(paths).toContain("out/inside-link.txt");
+    symlinkSync(join(work, "out", "sub"), join(work, "out", "inside-dir"));
+    symlinkSync(join(root, "nowhere"), join(work, "out", "dangling.txt"));
+    const result = await collectOutputs(work, ["out/**", "out/dirlink/*", "out/inside-dir/*"], big);
+    expect(result.files.map((f) => f.path)).toEqual(["out/a.txt", "out/b.log", "out/sub/c.txt"]);
+    expect(result.files.every((f) => f.sha256 !== sha("secret"))).toBe(true);
     expect(result.dropped).toEqual(
       expect.arrayContaining([
         { path: "out/filelink.txt", reason: "outside-work-dir" },
         { path: "out/dirlink/secret.txt", reason: "outside-work-dir" },
+        { path: "out/inside-link.txt", reason: "symlink" },
+        { path: "out/inside-dir/c.txt", reason: "symlink" },
+        { path: "out/dangling.txt", reason: "symlink" },
       ]),
     );
   });

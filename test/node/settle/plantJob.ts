@@ -2,16 +2,16 @@ import type { Address, Hex, LocalAccount } from "viem";
 import { signVoucher } from "../../../marketplace/chain/voucher.ts";
 import type { Agreement } from "../../../marketplace/messages/agreement.ts";
 import { signEnvelope } from "../../../marketplace/messages/envelope.ts";
+import type { Rate } from "../../../marketplace/messages/primitives.ts";
 import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
 import type { Meter } from "../../../marketplace/rating/meters.ts";
-import { rateUsage } from "../../../marketplace/rating/rateUsage.ts";
+import { type PricedNoteState, priceNote } from "../../../marketplace/receipt/priceNote.ts";
 import type { Store } from "../../../marketplace/store/openStore.ts";
-import { chainEventsHash, ZERO_HASH } from "../../../node/job/eventsHash.ts";
 import type { UsageEvent } from "../../../node/meter/types.ts";
+import { chainEventsHash, ZERO_HASH } from "../../../node/receipt/eventsHash.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
 import { finishJob, insertJob } from "../../../node/store/jobRecords.ts";
 import { insertJobTerms } from "../../../node/store/jobTerms.ts";
-import { recordNoteVoucher } from "../../../node/store/noteVouchers.ts";
 import { insertNote, insertVoucher } from "../../../node/store/receiptRecords.ts";
 import { unbilledEvents } from "../../../node/store/unbilledEvents.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
@@ -23,6 +23,8 @@ export type PlantedInterval = {
   note?: boolean;
   /** The payer signs the note's voucher (default true when there is a note). */
   voucher?: boolean;
+  /** A spot agreement's rates for this note (default: the agreement's). */
+  rates?: Rate[];
 };
 
 export type PlantJobParameters = {
@@ -68,6 +70,7 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
   const rates = p.agreement.rates.map(({ gpuClass: _class, ...r }) => r);
   const planted: PlantedJob = { notes: [], vouchers: [] };
   let prevHash: Hex = ZERO_HASH;
+  let state: PricedNoteState | undefined;
   let seq = 0;
   let sample = 0;
   const record = (usage: Partial<Record<Meter, bigint>>) => {
@@ -90,9 +93,15 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
     if (interval.note === false) continue;
     const events = unbilledEvents(store, p.jobId);
     const totals = usageTotals(store, p.jobId);
-    const rated = rateUsage(totals, rates, p.agreement.granularity, {
-      minimumCharge: p.agreement.minimumCharge,
+    const noteRates = interval.rates ?? rates;
+    const priced = priceNote({
+      agreement: p.agreement,
+      channelBase: p.channelBase,
+      rates: noteRates,
+      previous: state,
+      totals,
     });
+    state = priced.state;
     const eventsHash = chainEventsHash(prevHash, events);
     const note: DebitNote = {
       jobId: p.jobId,
@@ -103,9 +112,10 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
         meter: meter as Meter,
         quantity: quantity ?? 0n,
       })),
-      rates,
-      jobAmount: rated.total,
-      channelCumulative: p.channelBase + rated.total,
+      rates: noteRates,
+      subtotal: priced.subtotal,
+      jobAmount: priced.jobAmount,
+      channelCumulative: priced.channelCumulative,
       eventsHash,
       eventCount: events.length,
       firstEventId: events[0]?.id ?? null,
@@ -138,12 +148,6 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
       const voucher = { channelId: p.channelId, cumulativeAmount: note.channelCumulative };
       const signature = await signVoucher(p.payer, { chainId: p.chainId, escrow: p.escrow, voucher });
       insertVoucher(store, { ...voucher, signature, jobId: p.jobId, noteSeq: seq, receivedAt: 1 });
-      recordNoteVoucher(store, {
-        jobId: p.jobId,
-        noteSeq: seq,
-        cumulativeAmount: voucher.cumulativeAmount,
-        receivedAt: 1,
-      });
       planted.vouchers.push({ cumulativeAmount: note.channelCumulative, noteSeq: seq, signature });
     }
     seq++;
@@ -154,6 +158,7 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
       status: "completed",
       exitCode: 0,
       reason: "exit code 0",
+      reasonCode: "exit",
       endedAt: 1_700_000_100_000,
     });
   }

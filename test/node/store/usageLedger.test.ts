@@ -7,7 +7,7 @@ import type { UsageEvent } from "../../../node/meter/types.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
 import { insertJob } from "../../../node/store/jobRecords.ts";
 import { getJobTerms, insertJobTerms } from "../../../node/store/jobTerms.ts";
-import { listNoteVouchers, recordNoteVoucher } from "../../../node/store/noteVouchers.ts";
+import { listNoteVouchers } from "../../../node/store/noteVouchers.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
 import { insertVoucher, jobVouchers, latestVoucher } from "../../../node/store/receiptRecords.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
@@ -102,7 +102,6 @@ describe("the usage ledger", () => {
         noteSeq,
         receivedAt: noteSeq,
       });
-      recordNoteVoucher(store, { jobId: "job-v-0001", noteSeq, cumulativeAmount, receivedAt: noteSeq });
     };
     voucher(0, 100n);
     voucher(1, 100n); // a minimum charge: the amount did not move, the voucher is the same

@@ -1,0 +1,14 @@
+import type { Meter, Rate } from "../messages/primitives.ts";
+
+/** The meters a provider node never measures itself: only a report (the job's or its operator's) can count them. */
+const REPORTED_ONLY: readonly Meter[] = ["requests", "tokens"];
+
+/**
+ * The meters an agreement with `rates` names as self-reported: `requests` and `tokens` where the card
+ * prices them (the node measures neither; the job's usage file or the operator's endpoint proxy over
+ * `POST /v1/usage` reports them, bounded by the order's `maxUsage`). Every other meter is measured by
+ * the node and no report of it is accepted. In `REPORTED_ONLY` order, so two sides compute equal lists.
+ */
+export function selfReportedMeters(rates: readonly Pick<Rate, "meter">[]): Meter[] {
+  return REPORTED_ONLY.filter((m) => rates.some((r) => r.meter === m));
+}

@@ -1,0 +1,135 @@
+// `provider status|redeem` and `market offers|quote` through the real executable against a real
+// provider node (two fake H100s) on a real chain: sentences and tables for people, JSON with --json.
+import { execFile } from "node:child_process";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Market, startMarket } from "../../integration/support/market.ts";
+import { startTestProvider, type TestProvider } from "../../integration/support/nodes.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const TOKEN = "an admin token for the test";
+
+type Run = { code: number; stdout: string; stderr: string };
+
+let market: Market;
+let provider: TestProvider;
+
+beforeAll(async () => {
+  market = await startMarket();
+  provider = await startTestProvider(market, { env: { GRIDSPOT_ADMIN_TOKEN: TOKEN } });
+}, 90_000);
+
+afterAll(async () => {
+  await provider?.stop();
+  await market?.stop();
+});
+
+function gridspot(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, "bin/gridspot.ts"), ...args],
+      {
+        cwd: market.work,
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: market.work,
+          GRIDSPOT_RPC_URL: market.rpcUrl,
+          GRIDSPOT_DEPLOYMENTS_DIR: market.deploymentsDir,
+          GRIDSPOT_LOG: "silent",
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code !== "number") fail(error);
+        else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+      },
+    );
+  });
+}
+
+const apiUrl = () => provider.api("").replace(/\/$/, "");
+
+describe.concurrent("provider and market commands against a running node", () => {
+  it("provider status prints sentences, not JSON; --json the API's document", async () => {
+    const text = await gridspot(["provider", "status", "--api", apiUrl()]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Provider   ${provider.address}`);
+    expect(text.stdout).toMatch(/^Offers {5}2 × nvidia-h100-80gb, 2 cores, 4096 MiB, jobs up to 10 min$/m);
+    expect(text.stdout).toMatch(/^Price {6}[\d.]+ GRID\/GPU-h \(nvidia-h100-80gb\)$/m);
+    expect(text.stdout).toContain("Settlement every voucher redeemed");
+    expect(text.stdout).not.toContain("{");
+    const json = await gridspot(["provider", "status", "--api", apiUrl(), "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ provider: provider.address });
+  });
+
+  it("provider redeem says what it did, and asks for the admin token in words", async () => {
+    const run = await gridspot(["provider", "redeem", "--api", apiUrl()], { GRIDSPOT_ADMIN_TOKEN: TOKEN });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      "Nothing to redeem: every voucher is redeemed or waiting for its confirmation.\n",
+    );
+    const refused = await gridspot(["provider", "redeem", "--api", apiUrl()]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("set GRIDSPOT_ADMIN_TOKEN");
+  });
+
+  it("provider status names the API it cannot reach", async () => {
+    const run = await gridspot(["provider", "status", "--api", "http://127.0.0.1:9"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("Cannot reach the provider's operator API at http://127.0.0.1:9.");
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it("market offers lists the provider and says how many peers it reached", async () => {
+    const bootstrap = provider.info.multiaddrs[0] ?? "";
+    const run = await gridspot([
+      "market",
+      "offers",
+      "--local-network",
+      "--bootstrap",
+      bootstrap,
+      "--wait",
+      "10",
+      "--min-offers",
+      "1",
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^PROVIDER +CLASS.* BILLED +MINIMUM +SEEN$/m);
+    // Each offer says how it bills: its granularity (this node's is the default, per ms).
+    expect(run.stdout).toMatch(/ per ms +- +\d+ s ago$/m);
+    expect(run.stdout).toContain(provider.address);
+    expect(run.stdout).toMatch(/1 offer\(s\) from 1 peer\(s\) reached/);
+    expect(run.stderr).toMatch(/gridspot: 1 offer\(s\) from 1 peer\(s\) reached in /);
+    const quote = await gridspot([
+      "market",
+      "quote",
+      "--json",
+      "--local-network",
+      "--bootstrap",
+      bootstrap,
+      "--wait",
+      "10",
+      "--min-offers",
+      "1",
+      "--gpus",
+      "1",
+      "--max-duration",
+      "600",
+      "--expected-duration",
+      "1m",
+    ]);
+    expect(quote.code).toBe(0);
+    const doc = JSON.parse(quote.stdout) as {
+      peers: number;
+      expectedDurationS: number;
+      expectedCost: string;
+      cheapest: { maxDurationCost: string };
+    };
+    expect(doc).toMatchObject({ peers: 1, expectedDurationS: 60 });
+    // A tenth of the maximum duration costs a tenth (to the base unit: each meter rounds down).
+    const gap = BigInt(doc.cheapest.maxDurationCost) - BigInt(doc.expectedCost) * 10n;
+    expect(gap >= 0n && gap < 100n).toBe(true);
+  });
+});
