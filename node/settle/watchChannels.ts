@@ -25,7 +25,8 @@ export interface ChannelWatcherInit {
  * mid-job could otherwise take the channel's rest back once the challenge window passes while the
  * node kept working unpaid: on a request the node redeems its newest voucher at once and stops the
  * job (`onCloseRequested`). Reads the new blocks' events every `intervalMs` (one `eth_getLogs` per
- * tick, nothing when no job runs); a failed read is retried at the next tick from the same block.
+ * tick; only `eth_blockNumber` while no job runs, so a job starting later reads from there); a
+ * failed read is retried at the next tick from the same block.
  */
 export function createChannelWatcher(components: ChannelWatcherComponents, init: ChannelWatcherInit) {
   const intervalMs = init.intervalMs ?? CHANNEL_WATCH_INTERVAL_MS;

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
+import { processTag } from "../../../marketplace/process/processTag.ts";
 import { jobCgroup } from "./jobCgroup.ts";
-import { processTag } from "./processTag.ts";
 import type { CgroupParent } from "./types.ts";
 
 /** Job cgroup names: `<daemon pid>-<daemon start time>.<job id>` (see processTag). */

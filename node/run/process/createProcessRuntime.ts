@@ -13,6 +13,7 @@ import {
 import { realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
+import { processTag } from "../../../marketplace/process/processTag.ts";
 import { listProcessTree } from "../../meter/listProcessTree.ts";
 import { procConstants } from "../../meter/procConstants.ts";
 import { chownTree } from "../chownTree.ts";
@@ -42,7 +43,6 @@ import { gpuSandboxDevices } from "./gpuSandboxDevices.ts";
 import { jobCommandLine } from "./jobCommandLine.ts";
 import { openCgroupParent } from "./openCgroupParent.ts";
 import { probeBwrap } from "./probeBwrap.ts";
-import { processTag } from "./processTag.ts";
 import { readHostLayout } from "./readHostLayout.ts";
 import { readPssKiB } from "./readPssKiB.ts";
 import { sandboxIdentityFiles } from "./sandboxIdentityFiles.ts";

@@ -57,7 +57,7 @@ describe("settleOrphanedJobs", () => {
     ]);
     const stat = dead.stdout.toString();
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const deadOwner = `${stat.split(" ")[0]}:${fields[19]}`;
+    const deadOwner = `${stat.split(" ")[0]}-${fields[19]}`;
     store.db.prepare("UPDATE jobs SET owner = ? WHERE job_id = 'job-dead-000002'").run(deadOwner);
     expect(ownerAlive(deadOwner)).toBe(false);
     expect(ownerAlive(currentOwner())).toBe(true);
@@ -80,7 +80,7 @@ describe("settleOrphanedJobs", () => {
   it("never takes a reused pid for the job's CLI: the start time must match too", () => {
     dir = mkdtempSync(join(tmpdir(), "gridspot-orphans-"));
     store = openSubmitterStore(join(dir, "submitter.db"));
-    const [pid] = currentOwner().split(":");
-    expect(ownerAlive(`${pid}:1`)).toBe(false);
+    const [pid] = currentOwner().split("-");
+    expect(ownerAlive(`${pid}-1`)).toBe(false);
   });
 });

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { processTag } from "../../../../marketplace/process/processTag.ts";
 import { cleanupJobCgroups } from "../../../../node/run/process/cleanupJobCgroups.ts";
 import { createJobCgroup } from "../../../../node/run/process/createJobCgroup.ts";
-import { processTag } from "../../../../node/run/process/processTag.ts";
 import type { CgroupParent } from "../../../../node/run/process/types.ts";
 
 // The kernel's cgroup files, imitated by plain files: what is written and how it is read.
