@@ -212,7 +212,11 @@ export async function startProvider(
         },
       }),
     },
-    { holdMs: config.limits.holdMs, graceIntervals: config.receipts.graceIntervals },
+    {
+      holdMs: config.limits.holdMs,
+      graceIntervals: config.receipts.graceIntervals,
+      maxSuspendedS: config.limits.maxSuspendedS,
+    },
   );
   // Settlement that nothing loses: a persistent queue, retried while the chain is away, counted
   // after `redeem.confirmations`, re-checked against the chain after a restart or a reorg.

@@ -54,7 +54,9 @@ export async function main(argv: string[], external: ExternalCommands = {}): Pro
     await program.parseAsync(submitting ? front : argv, { from: "user" });
     const result = invocation.result;
     if (result === undefined) return EXIT.ok;
-    process.stdout.write(json ? `${toJson(result.json)}\n` : `${result.text}\n`);
+    // A command whose output is the job's own (job logs) has no text of its own to add.
+    if (json || result.text !== "")
+      process.stdout.write(json ? `${toJson(result.json)}\n` : `${result.text}\n`);
     return result.exitCode ?? EXIT.ok;
   } catch (caught) {
     if (caught instanceof CommanderError) {

@@ -9,11 +9,9 @@ const job_ = () => import("./commands/job.ts");
 const channel_ = () => import("./commands/channel.ts");
 const provider_ = () => import("./commands/provider.ts");
 const chain_ = () => import("./commands/chain.ts");
+const agent_ = () => import("./commands/agent.ts");
+const jobDetached_ = () => import("./commands/jobDetached.ts");
 
-// Still to come (issue 11 §1), each one more `.command()` here with its function in commands/: an
-// `agent` group (start|stop|status), `job logs|attach|cancel|outputs`, `job submit --detach` and
-// `--max-suspended`. Their results go through the same CommandResult, printing and exit codes.
-//
 // The one definition of the command tree: commander parses the flags from it and writes every help
 // page from it, so help cannot drift from what is parsed. Each action only resolves the options and
 // calls a command function that returns data; `main.ts` prints. Help never reaches an action.
@@ -160,7 +158,10 @@ export function buildProgram(
     .action(act("submitter", async (o, f) => (await market_()).marketQuote(o, f)));
 
   // job
-  const job = group("job", "run and account for jobs: submit, list, status, invoice, verify");
+  const job = group(
+    "job",
+    "run and account for jobs: submit, list, status, logs, attach, cancel, outputs, invoice, verify",
+  );
   job
     .command("submit")
     .description("order a job, take the best bid, run it, pay per debit note, fetch the outputs")
@@ -171,6 +172,12 @@ export function buildProgram(
     .option("--cpus <n>", "CPU cores (default 1)")
     .option("--mem <mib>", "memory in MiB (default 512)")
     .option("--max-price-gpu-hour <grid>", "the most to pay per GPU-hour")
+    .option("--max-requests <n>", "the most requests the job may bill (with --max-price-1k-requests)")
+    .option("--max-price-1k-requests <grid>", "the most to pay per 1,000 requests")
+    .option("--max-tokens <n>", "the most tokens the job may bill (with --max-price-1k-tokens)")
+    .option("--max-price-1k-tokens <grid>", "the most to pay per 1,000 tokens")
+    .option("--max-egress-gib <n>", "the most GiB sent back the job may bill (with --max-price-egress-gib)")
+    .option("--max-price-egress-gib <grid>", "the most to pay per GiB sent back (logs and outputs)")
     .option("--budget <grid>", "the most the job may cost (default: the winning price for --max-duration)")
     .option("--max-duration <seconds>", "the longest the job may run (default 3600)")
     .option(
@@ -193,6 +200,14 @@ export function buildProgram(
       "--redeem-wait <ms>",
       "how long to wait for the provider's redemption after the job (default 30000)",
     )
+    .option(
+      "--detach",
+      "hand the job to the payer agent (`gridspot agent start`) and return its id once it is placed",
+    )
+    .option(
+      "--max-suspended <duration>",
+      "how long the provider keeps the job suspended while you are away (10m, 1h; default 10m with --detach; the provider's limit caps it)",
+    )
     .action(
       act("submitter", async (o, f, operands) =>
         (await job_()).jobSubmit(o, f, { operands, command: invocation.jobCommand }),
@@ -207,6 +222,39 @@ export function buildProgram(
     .description("one job: status, provider, cost so far, time until its budget runs out")
     .argument("<id>", "the job id (see `gridspot job list`)")
     .action(act("submitter", async (o, _f, [id]) => (await job_()).jobStatus(o, { jobId: id })));
+  job
+    .command("logs")
+    .description("what the job wrote to stdout and stderr (kept in the data dir)")
+    .argument("<id>", "the job id")
+    .option("-f, --follow", "keep printing as the job writes, until it ends")
+    .action(
+      act("submitter", async (o, f, [id]) =>
+        (await jobDetached_()).jobLogs(o, { jobId: id, follow: f.follow === true }),
+      ),
+    );
+  job
+    .command("attach")
+    .description("follow a running job's logs and cost until it ends; Ctrl-C leaves it running")
+    .argument("<id>", "the job id")
+    .action(act("submitter", async (o, _f, [id]) => (await jobDetached_()).jobAttach(o, { jobId: id })));
+  job
+    .command("cancel")
+    .description("stop a running job; it is billed up to the stop and ends cancelled")
+    .argument("<id>", "the job id")
+    .action(act("submitter", async (o, _f, [id]) => (await jobDetached_()).jobCancel(o, { jobId: id })));
+  job
+    .command("outputs")
+    .description("a finished job's output files: a detached job's are kept in the data dir until fetched")
+    .argument("<id>", "the job id")
+    .option("--out-dir <dir>", "copy them under <dir>/<jobId>/ (default ./gridspot-out)")
+    .action(
+      act("submitter", async (o, f, [id]) =>
+        (await jobDetached_()).jobOutputs(o, {
+          jobId: id,
+          outDir: typeof f.outDir === "string" ? f.outDir : undefined,
+        }),
+      ),
+    );
   job
     .command("invoice")
     .description("the job's bill: one line per meter, traced to the notes, vouchers and redemptions")
@@ -288,6 +336,29 @@ export function buildProgram(
     .option("--config <file>", "provider.json, for its data dir and chain")
     .option("--check", "exit 1 when any channel has a difference")
     .action(act("provider", external_("provider reconcile")));
+
+  // agent
+  const agent = group(
+    "agent",
+    "the payer agent: runs detached jobs, signs their vouchers, keeps their logs and outputs",
+  );
+  agent
+    .command("start")
+    .description(
+      "start the agent in the background (pid file and log in the data dir); it resumes running jobs",
+    )
+    .option("--foreground", "run in this process until SIGINT/SIGTERM (for a service manager)")
+    .action(
+      act("submitter", async (o, f) => (await agent_()).agentStart(o, { foreground: f.foreground === true })),
+    );
+  agent
+    .command("stop")
+    .description("stop the agent; its jobs wait suspended on their providers until it starts again")
+    .action(act("submitter", async (o) => (await agent_()).agentStop(o)));
+  agent
+    .command("status")
+    .description("whether the agent runs, its pid, and the jobs it runs")
+    .action(act("submitter", async (o) => (await agent_()).agentStatus(o)));
 
   // chain
   const chain = group("chain", "the contracts: deploy");

@@ -31,6 +31,8 @@ export type SubmitterSettings = {
 };
 
 export type Submitter = {
+  /** The submitter's data dir: wallet, store, policy, and each job's logs and outputs (`jobs/<id>/`). */
+  dataDir: string;
   account: LocalAccount;
   clients: WalletChainClients;
   deployment: Deployment;
@@ -79,6 +81,7 @@ export async function createSubmitter(
   let network: { host: GridspotHost; bids: BidCollector; offers: OfferBook; feed: OfferFeed } | undefined;
 
   return {
+    dataDir: settings.dataDir,
     account,
     clients,
     deployment,

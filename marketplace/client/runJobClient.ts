@@ -27,14 +27,22 @@ import type { LocalFile } from "../transfer/localInputManifest.ts";
 import { sendFiles, type TransferProgress } from "../transfer/sendFiles.ts";
 import type { BudgetAlerts } from "./budgetAlerts.ts";
 import { SpendCapError, type SpendCaps } from "./spendCapRefusal.ts";
-import { insertNoteRecord, recordSignedVoucher, updateSubmitterJob } from "./submitterStore.ts";
+import {
+  insertNoteRecord,
+  listJobVouchers,
+  recordSignedVoucher,
+  updateSubmitterJob,
+} from "./submitterStore.ts";
 
 export class JobRefusedError extends BaseError {
   override name = "JobRefusedError";
 }
 
 export type JobEvents = {
-  onLog?: (stream: "stdout" | "stderr", data: Buffer) => void;
+  /** A piece of the job's output; `offset` is where it starts in its stream (the provider's count). */
+  onLog?: (stream: "stdout" | "stderr", data: Buffer, offset?: number) => void;
+  /** Attached again to a running job: whether it waits suspended, and log bytes no longer kept. */
+  onAttached?: (suspended: boolean, logGap: { stdout: number; stderr: number }) => void;
   onNote?: (note: DebitNote, verdict: string) => void;
   onStatus?: (status: string, reason: string) => void;
   /** A budget alert or a failed alert delivery, as one line (the CLI writes it to stderr). */
@@ -61,11 +69,26 @@ export type RunJobClientParameters = {
   inputs: readonly LocalFile[];
   outputDir: string;
   events?: JobEvents;
+  /** Cancels the job: the provider stops it and sends its final note. */
   signal?: AbortSignal;
+  /** Leaves the job: the stream is dropped, no cancel is sent (the payer agent stopping). */
+  detach?: AbortSignal;
   /** The spend policy's caps, checked as each voucher is recorded. */
   caps?: SpendCaps;
   /** Budget alerts, raised as the job's signed amount grows. */
   alerts?: BudgetAlerts;
+  /**
+   * Attach again to a job already started (the payer agent after a restart) instead of starting it:
+   * the last note accepted, when it started by our clock, and the log bytes already held.
+   */
+  attach?: {
+    previous: DebitNote | undefined;
+    startedAt: number;
+    logBytes: { stdout: number; stderr: number };
+    /** Notes and vouchers of the earlier sessions (the result counts the whole job). */
+    notes: number;
+    vouchers: { cumulativeAmount: bigint; noteSeq: number }[];
+  };
 };
 
 export type JobResult = {
@@ -105,26 +128,18 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
     await host.peerStore.merge(peer, { multiaddrs: p.providerAddrs.map((a) => multiaddr(a)) });
   const stream = await host.dialProtocol(peer, JOB_PROTOCOL, { signal: AbortSignal.timeout(15_000) });
   const channel = frameChannel(stream, MAX_JOB_FRAME_BYTES);
-  const start = await signEnvelope(account, {
-    chainId,
-    kind: "JobStart",
-    peerId: host.peerId.toString(),
-    expiresAt: Math.floor(Date.now() / 1000) + 600,
-    payload: {
-      jobId,
-      agreement,
-      channelId: p.channelId,
-      channelBase: p.channelBase,
-      spec: p.spec,
-      inputs: p.inputs.map((f) => ({
-        path: f.path,
-        size: f.size,
-        sha256: f.sha256,
-        ...(f.executable === true ? { executable: true } : {}),
-      })),
-    },
-  });
-  await channel.write({ type: "start", start, agreement: p.signatures });
+  if (p.attach !== undefined) {
+    const attach = await signEnvelope(account, {
+      chainId,
+      kind: "JobAttach",
+      peerId: host.peerId.toString(),
+      expiresAt: Math.floor(Date.now() / 1000) + 600,
+      payload: { jobId, logOffsets: p.attach.logBytes },
+    });
+    await channel.write({ type: "attach", attach });
+  } else {
+    await channel.write({ type: "start", start: await signStart(p), agreement: p.signatures });
+  }
   p.signal?.addEventListener(
     "abort",
     () => void channel.write({ type: "cancel", jobId, reason: "cancelled by the user" }).catch(() => {}),
@@ -132,15 +147,19 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
       once: true,
     },
   );
+  // The payer agent stopping: the stream goes at once (no more vouchers), the job is not cancelled.
+  const onDetach = () => channel.abort(new Error("the payer agent stopped"));
+  if (p.detach?.aborted === true) onDetach();
+  else p.detach?.addEventListener("abort", onDetach, { once: true });
 
   const result: JobResult = {
     status: "lost",
     exitCode: null,
     reason: "the provider's stream ended without a result",
-    amount: 0n,
-    usage: {},
-    notes: 0,
-    vouchers: [],
+    amount: p.attach?.previous?.jobAmount ?? 0n,
+    usage: Object.fromEntries((p.attach?.previous?.usage ?? []).map((u) => [u.meter, u.quantity])),
+    notes: p.attach?.notes ?? 0,
+    vouchers: [...(p.attach?.vouchers ?? [])],
     outputs: [],
     dropped: [],
   };
@@ -151,8 +170,8 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
   let uploadError: Error | undefined;
   let activity: (() => void) | undefined;
   let outputs: FileReceiver | undefined;
-  let startedAt = Date.now();
-  let previous: DebitNote | undefined;
+  let startedAt = p.attach?.startedAt ?? Date.now();
+  let previous: DebitNote | undefined = p.attach?.previous;
   let budgetSigned = false;
   /**
    * Signs, records and sends a voucher for exactly the budget against note `noteSeq` (which asked for
@@ -237,8 +256,14 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
         outputs = undefined;
         result.outputs = received.files.map((f) => f.target);
         result.dropped.push(...received.failed.map(({ path, reason, size }) => ({ path, reason, size })));
+      } else if (frame.type === "attached") {
+        p.events?.onAttached?.(frame.suspended, frame.logGap);
       } else if (frame.type === "started") {
-        startedAt = Date.now();
+        // Attached again, the job started long ago: the time meters' ceiling runs from then.
+        if (p.attach === undefined) {
+          startedAt = Date.now();
+          updateSubmitterJob(store, jobId, { localStartedAt: startedAt });
+        }
         result.startedAt = frame.startedAt;
         if (frame.runtime !== undefined) result.runtime = frame.runtime;
         if (frame.imageDigest !== undefined) result.imageDigest = frame.imageDigest;
@@ -247,7 +272,8 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
           ...(frame.runtime === undefined ? {} : { runtime: frame.runtime }),
           ...(frame.imageDigest === undefined ? {} : { imageDigest: frame.imageDigest }),
         });
-      } else if (frame.type === "log") p.events?.onLog?.(frame.stream, Buffer.from(frame.data, "base64"));
+      } else if (frame.type === "log")
+        p.events?.onLog?.(frame.stream, Buffer.from(frame.data, "base64"), frame.offset);
       else if (frame.type === "status") p.events?.onStatus?.(frame.status, frame.reason);
       else if (frame.type === "note") {
         const opened = await openEnvelope(frame.note, {
@@ -266,6 +292,26 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
           continue;
         }
         const note = opened.value;
+        // Attached again, the provider re-sends the notes it holds no voucher for; one we signed
+        // and stored before the last agent died (the voucher never left) is sent again as stored.
+        if (previous !== undefined && note.seq <= previous.seq) {
+          const stored = listJobVouchers(store, jobId).find(
+            (v) => v.noteSeq === note.seq && v.cumulativeAmount === note.channelCumulative,
+          );
+          if (stored !== undefined) {
+            await channel.write({
+              type: "voucher",
+              jobId,
+              noteSeq: note.seq,
+              voucher: {
+                channelId: p.channelId,
+                cumulativeAmount: stored.cumulativeAmount,
+                signature: stored.signature as `0x${string}`,
+              },
+            });
+            continue;
+          }
+        }
         const check = verifyDebitNote({
           note,
           agreement,
@@ -363,6 +409,7 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
     if (uploadError !== undefined && !(uploadError instanceof FrameError)) throw uploadError;
     result.reason = `lost the provider: ${(error as Error).message.split("\n")[0]}`;
   } finally {
+    p.detach?.removeEventListener("abort", onDetach);
     uploadStop.abort();
     await upload;
     await outputs?.abort();
@@ -387,5 +434,28 @@ function idleSignal(ms: number) {
 async function openInput(file: LocalFile) {
   return open(file.source, "r").catch((error: Error) => {
     throw new TransferError("read-failed", `Cannot read the input ${file.source}`, { cause: error });
+  });
+}
+
+/** The signed start: the agreement, the channel, what to run and the inputs' manifest. */
+function signStart(p: RunJobClientParameters) {
+  return signEnvelope(p.account, {
+    chainId: p.chainId,
+    kind: "JobStart",
+    peerId: p.host.peerId.toString(),
+    expiresAt: Math.floor(Date.now() / 1000) + 600,
+    payload: {
+      jobId: p.agreement.jobId,
+      agreement: p.agreement,
+      channelId: p.channelId,
+      channelBase: p.channelBase,
+      spec: p.spec,
+      inputs: p.inputs.map((f) => ({
+        path: f.path,
+        size: f.size,
+        sha256: f.sha256,
+        ...(f.executable === true ? { executable: true } : {}),
+      })),
+    },
   });
 }

@@ -10,12 +10,13 @@ export const ORPHANED_REASON =
  * Jobs left `running` by a CLI process that no longer runs (closed terminal, crash, SIGKILL) end here
  * as `lost`, and their channel is freed for the next job: without this, such a job stayed `running`
  * forever and its channel busy, so every later job opened (and funded) a new channel. What was
- * signed stays signed and stored; nothing is paid twice. Called whenever the store is opened.
+ * signed stays signed and stored; nothing is paid twice. Called whenever the store is opened. The
+ * payer agent's jobs (`detached`) are not a CLI's: the agent attaches to them again when it starts.
  * @returns the jobs settled.
  */
 export function settleOrphanedJobs(store: Store, now = Date.now()): string[] {
   const running = store.db
-    .prepare("SELECT job_id, channel_id, owner FROM jobs WHERE status = 'running'")
+    .prepare("SELECT job_id, channel_id, owner FROM jobs WHERE status = 'running' AND detached = 0")
     .all() as {
     job_id: string;
     channel_id: string;

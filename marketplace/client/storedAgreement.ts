@@ -12,8 +12,8 @@ export class StoredAgreementError extends BaseError {
 
 /**
  * The agreement of a job as the submitter store keeps it (`jobs.agreement`: the provider's signed
- * envelope and our countersignature), parsed. Signatures are not checked here: `auditJobReceipts`
- * does that.
+ * envelope and our countersignature), parsed; the provider's store keeps the same pair, read with
+ * this too. Signatures are not checked here: `auditJobReceipts` does that.
  * @throws StoredAgreementError when the stored text is not a pair of envelopes holding an agreement.
  */
 export function storedAgreement(

@@ -13,14 +13,15 @@ import { scoreBids } from "../order/scoreBids.ts";
 import { ORDER_TTL_S, ORDERS_TOPIC } from "../p2p/constants.ts";
 import { channelMinimum } from "../receipt/channelMinimum.ts";
 import type { LocalFile } from "../transfer/localInputManifest.ts";
-import { createBudgetAlerts } from "./budgetAlerts.ts";
 import { SPEND_POLICY_FILE } from "./constants.ts";
 import type { Submitter } from "./createSubmitter.ts";
 import { ensureChannel } from "./ensureChannel.ts";
-import { type JobEvents, type JobResult, runJobClient } from "./runJobClient.ts";
+import { recordJobEnd, recordJobRefused } from "./recordJobEnd.ts";
+import type { JobEvents, JobResult } from "./runJobClient.ts";
+import { type JobSession, runJobSession } from "./runJobSession.ts";
 import { signedSince, startOfUtcDay } from "./signedSince.ts";
 import { SpendCapError } from "./spendCapRefusal.ts";
-import { claimChannel, insertSubmitterJob, updateSubmitterJob } from "./submitterStore.ts";
+import { insertSubmitterJob } from "./submitterStore.ts";
 import { withDefaultMaxRates } from "./withDefaultMaxRates.ts";
 
 export class NoBidsError extends BaseError {
@@ -45,8 +46,32 @@ export type SubmitJobParameters = {
   explain: boolean;
   /** How long to wait for the provider's redeem transaction after the job ends. */
   redeemWaitMs: number;
-  events?: JobEvents & { onProgress?: (message: string) => void };
+  events?: JobEvents & {
+    onProgress?: (message: string) => void;
+    /** The agreement is signed and the channel funded: the job is about to start. */
+    onAccepted?: (placed: PlacedJob) => void;
+  };
   signal?: AbortSignal;
+  /**
+   * How long the provider keeps the job suspended while the payer is away (see the order's
+   * `maxSuspendedS`); absent: it ends the job one grace period after suspending it.
+   */
+  maxSuspendedS?: number | undefined;
+  /** Run by the payer agent: the job is its own, not this process's (`job submit --detach`). */
+  detached?: boolean | undefined;
+};
+
+/** What `placeJob` needs: the order, and where the job's outputs will land. */
+export type PlaceJobParameters = Omit<SubmitJobParameters, "events" | "signal" | "redeemWaitMs"> & {
+  events?: { onProgress?: (message: string) => void } | undefined;
+};
+
+/** A placed job: what runs it, and how the auction went. */
+export type PlacedJob = {
+  session: JobSession;
+  bids: number;
+  declines: Decline[];
+  explanation: DeclineSummary;
 };
 
 export type SubmitJobReturnType = JobResult & {
@@ -67,11 +92,12 @@ const newId = () => randomBytes(12).toString("base64url");
 const REPUTATION_WAIT_MS = 2_000;
 
 /**
- * The whole job: publish the order, collect bids for the window, accept the best, make sure a funded
- * channel to that provider exists, run the job (checking every debit note before signing its voucher),
- * and wait for the provider to redeem. No bids is an error that says why providers declined.
+ * A job up to its start: publish the order, collect bids for the window, accept the best, make sure
+ * a funded channel to that provider exists, and record the job. No bids is an error that says why
+ * providers declined. What runs it next is the caller's: the CLI in the foreground (`submitJob`) or
+ * the payer agent (`job submit --detach`).
  */
-export async function submitJob(submitter: Submitter, p: SubmitJobParameters): Promise<SubmitJobReturnType> {
+export async function placeJob(submitter: Submitter, p: PlaceJobParameters): Promise<PlacedJob> {
   const { account, clients, deployment, store } = submitter;
   const chainId = clients.chain.id;
   const progress = p.events?.onProgress ?? (() => {});
@@ -102,6 +128,7 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     ...(p.maxUsage === undefined ? {} : { maxUsage: p.maxUsage }),
     bidWindowMs: p.bidWindowMs,
     explain: p.explain,
+    ...(p.maxSuspendedS === undefined ? {} : { maxSuspendedS: p.maxSuspendedS }),
   };
   bids.open(order);
   const signed = await signEnvelope(account, {
@@ -181,6 +208,7 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     p.maxUsage,
   );
   const minimum = channelMinimum(agreement);
+  // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
   const budget = p.budget ?? (estimate > minimum ? estimate : minimum);
   const { channelId, base } = await ensureChannel(clients, store, {
     token: deployment.contracts.computeToken,
@@ -200,73 +228,54 @@ export async function submitJob(submitter: Submitter, p: SubmitJobParameters): P
     spec: JSON.stringify(p.spec),
     budget,
     createdAt: Date.now(),
+    detached: p.detached === true,
+    maxUsage: Object.fromEntries(Object.entries(p.maxUsage ?? {}).map(([k, v]) => [k, String(v)])),
+    outputsDir: p.outputDir,
+    providerAddrs: winner?.bid.addrs ?? [],
   });
-  const alerts = createBudgetAlerts(
-    { store, ...(p.events?.onAlert === undefined ? {} : { notify: p.events.onAlert }) },
-    policy.alerts,
-  );
-  const stopAlerts = () => alerts.stop();
-  p.signal?.addEventListener("abort", stopAlerts, { once: true });
+  const session: JobSession = {
+    jobId,
+    agreement,
+    signatures,
+    providerAddrs: winner?.bid.addrs ?? [],
+    channelId,
+    channelBase: base,
+    budget,
+    maxUsage: p.maxUsage,
+    spec: p.spec,
+    inputs: p.inputs,
+    outputDir: p.outputDir,
+  };
+  return { session, bids: received.length, declines, explanation };
+}
+
+/**
+ * The whole job in the foreground: place it (`placeJob`), run it (checking every debit note before
+ * signing its voucher), record its end and wait for the provider to redeem.
+ */
+export async function submitJob(submitter: Submitter, p: SubmitJobParameters): Promise<SubmitJobReturnType> {
+  const placed = await placeJob(submitter, p);
+  const { session } = placed;
+  const { jobId, channelId, agreement } = session;
+  p.events?.onAccepted?.(placed);
   let result: JobResult;
   try {
-    result = await runJobClient({
-      host,
-      store,
-      account,
-      chainId,
-      agreement,
-      signatures,
-      providerAddrs: winner?.bid.addrs ?? [],
-      channelId,
-      channelBase: base,
-      budget,
-      ...(p.maxUsage === undefined ? {} : { maxUsage: p.maxUsage }),
-      spec: p.spec,
-      inputs: p.inputs,
-      outputDir: p.outputDir,
-      ...(p.events === undefined ? {} : { events: p.events }),
-      ...(p.signal === undefined ? {} : { signal: p.signal }),
-      caps: { dailyCap: policy.dailyCap, channelCap: policy.channelCap },
-      alerts,
-    });
+    result = await runJobSession(submitter, session, { events: p.events, signal: p.signal });
   } catch (error) {
-    updateSubmitterJob(store, jobId, {
-      status: "refused",
-      reason: (error as Error).message.split("\n")[0] ?? "",
-      endedAt: Date.now(),
-    });
-    claimChannel(store, channelId, null);
+    recordJobRefused(submitter, { jobId, channelId, error: error as Error });
     throw error;
-  } finally {
-    // Webhook deliveries are bounded (attempts × timeout): let them finish before the CLI exits.
-    await alerts.settled();
-    p.signal?.removeEventListener("abort", stopAlerts);
   }
-  claimChannel(store, channelId, null);
-  updateSubmitterJob(store, jobId, {
-    status: result.status,
-    exitCode: result.exitCode,
-    reason: result.reason,
-    endedAt: result.endedAt ?? Date.now(),
-    ...(result.reasonCode === undefined ? {} : { reasonCode: result.reasonCode }),
-  });
-
-  const last = result.vouchers.at(-1);
-  const redeemTx =
-    last === undefined
-      ? null
-      : await waitForRedeem(submitter, channelId, last.cumulativeAmount, p.redeemWaitMs);
-  if (redeemTx !== null) updateSubmitterJob(store, jobId, { redeemTx });
+  const redeemTx = await recordJobEnd(submitter, { jobId, channelId, result, redeemWaitMs: p.redeemWaitMs });
   return {
     ...result,
     jobId,
     provider: agreement.provider,
     gpuClass: agreement.gpuClass,
     channelId,
-    budget,
-    bids: received.length,
-    declines,
-    explanation,
+    budget: session.budget,
+    bids: placed.bids,
+    declines: placed.declines,
+    explanation: placed.explanation,
     redeemTx,
   };
 }

@@ -96,7 +96,30 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN owner TEXT;
     `,
   },
+  {
+    version: 5,
+    name: "jobs run by the payer agent",
+    // A detached job belongs to the payer agent, not to the CLI that submitted it: it survives the
+    // agent's restart (the agent attaches again). What the agent needs to carry on after a restart:
+    // the order's counted-meter ceilings, when the job started by our clock (the ceiling of every
+    // time meter), and the bytes of each log stream written so far (the offsets it attaches with).
+    // `outputs_dir` is where the outputs landed; `outputs_fetched_at` when `job outputs` took them.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN detached INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN max_usage TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE jobs ADD COLUMN local_started_at INTEGER;
+      ALTER TABLE jobs ADD COLUMN stdout_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN stderr_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN outputs_dir TEXT;
+      ALTER TABLE jobs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE jobs ADD COLUMN outputs_fetched_at INTEGER;
+      ALTER TABLE jobs ADD COLUMN provider_addrs TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
+
+/** The owner recorded for the payer agent's jobs: no CLI process owns them. */
+export const AGENT_OWNER = "agent";
 
 export function openSubmitterStore(path: string): Store {
   return openStore(path, { migrations: SUBMITTER_MIGRATIONS });
@@ -205,6 +228,22 @@ export type SubmitterJob = {
   imageDigest: string | null;
   /** Why it ended, as a code (see JOB_END_REASONS). */
   reasonCode: string | null;
+  /** Run by the payer agent (`job submit --detach`) rather than by a CLI in a terminal. */
+  detached: boolean;
+  /** The order's ceilings on counted meters, as decimal strings. */
+  maxUsage: Record<string, string>;
+  /** When the provider said the job started, by this machine's clock. */
+  localStartedAt: number | null;
+  /** Bytes of the job's stdout and stderr received and written to its log files. */
+  logBytes: { stdout: number; stderr: number };
+  /** Where the outputs were written, and the files (their paths there). */
+  outputsDir: string | null;
+  outputs: string[];
+  outputsFetchedAt: number | null;
+  /** The provider's multiaddrs from its bid: where the agent dials it again. */
+  providerAddrs: string[];
+  /** The process running the job (`pid-starttime`), or AGENT_OWNER for the payer agent's. */
+  owner: string | null;
 };
 
 type JobRow = {
@@ -227,6 +266,16 @@ type JobRow = {
   runtime: string | null;
   image_digest: string | null;
   reason_code: string | null;
+  detached: number;
+  max_usage: string;
+  local_started_at: number | null;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  outputs_dir: string | null;
+  outputs: string;
+  outputs_fetched_at: number | null;
+  provider_addrs: string;
+  owner: string | null;
 };
 
 const toJob = (r: JobRow): SubmitterJob => ({
@@ -249,6 +298,15 @@ const toJob = (r: JobRow): SubmitterJob => ({
   runtime: r.runtime,
   imageDigest: r.image_digest,
   reasonCode: r.reason_code,
+  detached: r.detached === 1,
+  maxUsage: JSON.parse(r.max_usage) as Record<string, string>,
+  localStartedAt: r.local_started_at,
+  logBytes: { stdout: r.stdout_bytes, stderr: r.stderr_bytes },
+  outputsDir: r.outputs_dir,
+  outputs: JSON.parse(r.outputs) as string[],
+  outputsFetchedAt: r.outputs_fetched_at,
+  providerAddrs: JSON.parse(r.provider_addrs) as string[],
+  owner: r.owner,
 });
 
 export function insertSubmitterJob(
@@ -256,12 +314,13 @@ export function insertSubmitterJob(
   job: Pick<
     SubmitterJob,
     "jobId" | "provider" | "channelId" | "channelBase" | "agreement" | "spec" | "budget" | "createdAt"
-  >,
+  > &
+    Partial<Pick<SubmitterJob, "detached" | "maxUsage" | "outputsDir" | "providerAddrs">>,
 ): void {
   store.db
     .prepare(
-      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at, owner)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?, ?)`,
+      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at, owner, detached, max_usage, outputs_dir, provider_addrs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       job.jobId,
@@ -272,7 +331,11 @@ export function insertSubmitterJob(
       job.spec,
       job.budget.toString(),
       job.createdAt,
-      currentOwner(),
+      job.detached === true ? AGENT_OWNER : currentOwner(),
+      job.detached === true ? 1 : 0,
+      JSON.stringify(job.maxUsage ?? {}),
+      job.outputsDir ?? null,
+      JSON.stringify(job.providerAddrs ?? []),
     );
 }
 
@@ -293,6 +356,10 @@ export function updateSubmitterJob(
       | "runtime"
       | "imageDigest"
       | "reasonCode"
+      | "localStartedAt"
+      | "logBytes"
+      | "outputs"
+      | "outputsFetchedAt"
     >
   >,
 ): void {
@@ -313,6 +380,13 @@ export function updateSubmitterJob(
   if (fields.imageDigest !== undefined) add("image_digest", fields.imageDigest);
   if (fields.reasonCode !== undefined) add("reason_code", fields.reasonCode);
   if (fields.redeemTx !== undefined) add("redeem_tx", fields.redeemTx);
+  if (fields.localStartedAt !== undefined) add("local_started_at", fields.localStartedAt);
+  if (fields.logBytes !== undefined) {
+    add("stdout_bytes", fields.logBytes.stdout);
+    add("stderr_bytes", fields.logBytes.stderr);
+  }
+  if (fields.outputs !== undefined) add("outputs", JSON.stringify(fields.outputs));
+  if (fields.outputsFetchedAt !== undefined) add("outputs_fetched_at", fields.outputsFetchedAt);
   if (sets.length === 0) return;
   store.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ?`).run(...values, jobId);
 }
@@ -320,6 +394,15 @@ export function updateSubmitterJob(
 export function getSubmitterJob(store: Store, jobId: string): SubmitterJob | undefined {
   const row = store.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
   return row === undefined ? undefined : toJob(row);
+}
+
+/** The agent's jobs still running: the ones it attaches to again when it starts. */
+export function listDetachedRunningJobs(store: Store): SubmitterJob[] {
+  return (
+    store.db
+      .prepare("SELECT * FROM jobs WHERE detached = 1 AND status = 'running' ORDER BY created_at")
+      .all() as JobRow[]
+  ).map(toJob);
 }
 
 export function listSubmitterJobs(store: Store, limit = 50): SubmitterJob[] {

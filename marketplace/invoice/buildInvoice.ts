@@ -21,9 +21,16 @@ export type BuildInvoiceParameters = {
     /** A spot agreement's maxima: every note's rates are checked against them when given. */
     maxRates?: readonly MessageRate[] | undefined;
   };
-  /** The job's signed debit notes, parsed (any order; one per seq). */
+  /**
+   * The job's signed debit notes the payer paid, parsed (any order; one per seq): each note a voucher
+   * was signed for, the last one included when its voucher paid only part of it (the budget).
+   */
   notes: readonly DebitNote[];
-  /** The vouchers signed for them, with the transaction that redeemed each, when known. */
+  /**
+   * The vouchers signed for them, with the transaction that redeemed each, when known. A voucher for
+   * less than its note (the payer's budget, reached in that note: it paid exactly the budget and
+   * stopped the job) caps the bill; only the last note can be paid so.
+   */
   vouchers: readonly { cumulativeAmount: bigint; noteSeq: number; redeemTx: Hex | null }[];
 };
 
@@ -34,11 +41,13 @@ export type BuildInvoiceParameters = {
  *   meter or per band of a tiered one;
  * - spot: one line per meter per price stretch (consecutive notes at the same rates, `stretch`
  *   naming the first and last note), each the usage billed in that stretch at its rate;
- * plus a minimum-charge line when the minimum applies, so the lines always sum to the total; and the
- * trace from the events each note billed to the vouchers and their redeem transactions. Pure: the
- * submitter's CLI and the provider's API build the same invoice from the same notes.
- * @throws InvoiceError when the notes are for another job, mix channels, repeat or skip a seq, or
- * when a note's figures are not what its usage prices to.
+ * plus a minimum-charge line when the minimum applies, and a `budget_cap` line (negative) when the
+ * last note's voucher paid only the payer's budget, so the lines always sum to the total owed; and
+ * the trace from the events each note billed to the vouchers and their redeem transactions. Pure:
+ * the submitter's CLI and the provider's API build the same invoice from the same notes.
+ * @throws InvoiceError when the notes are for another job, mix channels, repeat or skip a seq, when
+ * a note's figures are not what its usage prices to, or when a voucher that pays less than its note
+ * is not for the last note or pays no more than the note before it.
  */
 export function buildInvoice(p: BuildInvoiceParameters): Invoice {
   const { agreement } = p;
@@ -79,12 +88,14 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
   if (wrong !== undefined)
     throw new InvoiceError(`note ${wrong.note.seq}: ${wrong.problem} (priced with the agreed rate card)`);
   const priced = chain.notes.at(-1)?.price;
+  const paidAtBudget = budgetPaid(notes, p.vouchers, channelBase);
 
   const totals: Record<string, bigint> = {};
   for (const u of last?.usage ?? []) totals[u.meter] = u.quantity;
   const rated = rateUsage(totals, agreement.rates, agreement.granularity);
   // No note, no bill: a minimum charge is owed only once the job was billed at all.
-  const total = priced?.jobAmount ?? 0n;
+  const billed = priced?.jobAmount ?? 0n;
+  const total = paidAtBudget ?? billed;
   const subtotal = priced?.subtotal ?? 0n;
   const minimumChargeApplied = priced?.minimumChargeApplied ?? false;
 
@@ -118,7 +129,7 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
     }
   }
   if (minimumChargeApplied) {
-    const topUp = total - subtotal;
+    const topUp = billed - subtotal;
     lines.push({
       meter: "minimum_charge",
       tier: null,
@@ -128,6 +139,21 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
       price: topUp,
       per: 1n,
       amount: topUp,
+      floorFromTier: null,
+    });
+  }
+  if (paidAtBudget !== undefined) {
+    // What the last note asked for above the budget: the payer paid exactly its budget instead.
+    const cut = total - billed;
+    lines.push({
+      meter: "budget_cap",
+      tier: null,
+      upTo: null,
+      quantity: 1n,
+      billedQuantity: 1n,
+      price: cut,
+      per: 1n,
+      amount: cut,
       floorFromTier: null,
     });
   }
@@ -142,6 +168,7 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
     subtotal,
     minimumCharge: agreement.minimumCharge ?? null,
     minimumChargeApplied,
+    budgetCapApplied: paidAtBudget !== undefined,
     total,
     unrated: rated.unrated,
     trace: {
@@ -160,6 +187,35 @@ export function buildInvoice(p: BuildInvoiceParameters): Invoice {
         .map((v) => ({ cumulativeAmount: v.cumulativeAmount, noteSeq: v.noteSeq, redeemTx: v.redeemTx })),
     },
   };
+}
+
+/**
+ * The job amount the payer's budget capped the bill at: the last note's voucher, for less than the
+ * note asked (see `takeVoucher`'s `partial`), less the channel base; undefined when every voucher pays
+ * its note in full. A voucher naming a note not given is left to the trace.
+ */
+function budgetPaid(
+  notes: readonly DebitNote[],
+  vouchers: BuildInvoiceParameters["vouchers"],
+  channelBase: bigint,
+): bigint | undefined {
+  let paid: bigint | undefined;
+  for (const v of vouchers) {
+    const i = notes.findIndex((n) => n.seq === v.noteSeq);
+    const note = notes[i];
+    if (note === undefined || v.cumulativeAmount >= note.channelCumulative) continue;
+    if (i !== notes.length - 1)
+      throw new InvoiceError(
+        `the voucher for note ${note.seq} pays ${v.cumulativeAmount}, less than the note, but note ${notes.at(-1)?.seq} follows it`,
+      );
+    const before = notes[i - 1]?.channelCumulative ?? channelBase;
+    if (v.cumulativeAmount <= before)
+      throw new InvoiceError(
+        `the voucher for note ${note.seq} pays ${v.cumulativeAmount}, no more than was paid before it (${before})`,
+      );
+    paid = v.cumulativeAmount - channelBase;
+  }
+  return paid;
 }
 
 /**

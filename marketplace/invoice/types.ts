@@ -3,15 +3,16 @@ import type { Meter } from "../rating/meters.ts";
 import type { Granularity } from "../rating/types.ts";
 
 /**
- * One invoice line: a flat meter, one band of a tiered meter, or the minimum-charge top-up
- * (`meter: "minimum_charge"`, the difference between the minimum and the rated subtotal). The
- * lines' amounts always sum to the invoice total.
+ * One invoice line: a flat meter, one band of a tiered meter, the minimum-charge top-up
+ * (`meter: "minimum_charge"`, the difference between the minimum and the rated subtotal), or the
+ * budget cap (`meter: "budget_cap"`, negative: what the last note asked for above the payer's
+ * budget, which its voucher paid instead). The lines' amounts always sum to the invoice total.
  */
 export type InvoiceLine = {
-  meter: Meter | "minimum_charge";
-  /** The band (from 1) of a tiered rate; null for a flat rate and for the minimum-charge line. */
+  meter: Meter | "minimum_charge" | "budget_cap";
+  /** The band (from 1) of a tiered rate; null for a flat rate, the minimum charge and the budget cap. */
   tier: number | null;
-  /** The band's upper bound in the meter's unit; null for the top band, flat rates and the minimum. */
+  /** The band's upper bound in the meter's unit; null for the top band, flat rates, the minimum and the cap. */
   upTo: bigint | null;
   /** Raw cumulative quantity on this line, in the meter's unit. */
   quantity: bigint;
@@ -70,6 +71,12 @@ export type Invoice = {
   /** The agreement's minimum charge; null when it has none. */
   minimumCharge: bigint | null;
   minimumChargeApplied: boolean;
+  /**
+   * The last note asked for more than the payer's budget and its voucher paid exactly the budget:
+   * the `budget_cap` line takes the difference off, and `total` is what was paid.
+   */
+  budgetCapApplied: boolean;
+  /** What the job owes: the last note's job amount, or the budget its voucher paid when capped. */
   total: bigint;
   /** Usage the provider measured on meters the rate card does not price (shown, never billed). */
   unrated: { meter: string; quantity: bigint }[];

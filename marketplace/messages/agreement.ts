@@ -38,6 +38,18 @@ export const agreement = z.object({
   receiptIntervalMs: z.number().int().min(200).max(3_600_000),
   /** Receipt intervals without a voucher before the provider suspends the job. */
   graceIntervals: z.number().int().min(1).max(10),
+  /**
+   * How long a job suspended for want of vouchers stays suspended (its processes stopped, nothing
+   * billed) before the provider ends it: the order's `maxSuspendedS` bounded by the operator's
+   * `limits.maxSuspendedS`. The payer's agent may attach again meanwhile and the job resumes. Absent:
+   * one more grace period.
+   */
+  maxSuspendedS: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
   /** Unix seconds: the job must start by then or the capacity is released. */
   startBy: z.number().int().positive(),
 });

@@ -31,6 +31,7 @@ export const MESSAGE_KINDS = [
   "BidAnswer",
   "Agreement",
   "JobStart",
+  "JobAttach",
   "DebitNote",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];

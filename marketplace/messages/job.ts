@@ -119,6 +119,17 @@ export const jobStart = z.object({
 });
 export type JobStart = z.infer<typeof jobStart>;
 
+/**
+ * The payer coming back to a job it started (payload of a `JobAttach` envelope, signed by the
+ * agreement's submitter from the same peer id): its agent restarted, or woke up. `logOffsets` are the
+ * bytes of each log stream it already holds; the provider re-sends what it kept after them.
+ */
+export const jobAttach = z.object({
+  jobId: id,
+  logOffsets: z.object({ stdout: fileSize, stderr: fileSize }),
+});
+export type JobAttach = z.infer<typeof jobAttach>;
+
 export const JOB_STATUSES = ["completed", "failed", "cancelled", "timeout", "suspended"] as const;
 export type JobEndStatus = (typeof JOB_STATUSES)[number];
 
@@ -160,6 +171,8 @@ export const submitterFrame = z.discriminatedUnion("type", [
     noteSeq: z.number().int().nonnegative(),
     voucher: signedVoucher,
   }),
+  /** Instead of `start`, as the first frame: the payer attaches again to a job that runs (or ended). */
+  z.object({ type: z.literal("attach"), attach: envelope }),
   z.object({ type: z.literal("cancel"), jobId: id, reason: z.string().max(256) }),
   z.object({
     type: z.literal("refuse"),
@@ -187,7 +200,24 @@ export const providerFrame = z.discriminatedUnion("type", [
     /** The image that ran: its repo digest, or its image ID `sha256:…` for a locally built one. */
     imageDigest: z.string().max(512).optional(),
   }),
-  z.object({ type: z.literal("log"), stream: z.enum(["stdout", "stderr"]), data: z.string() }),
+  z.object({
+    type: z.literal("log"),
+    stream: z.enum(["stdout", "stderr"]),
+    data: z.string(),
+    /** Where this chunk starts in its stream, in bytes: a re-attached payer skips what it holds. */
+    offset: fileSize.optional(),
+  }),
+  /**
+   * The answer to `attach`: the job runs (or is suspended for want of vouchers); `started` follows,
+   * then the logs after the payer's offsets (`logGap` bytes were no longer kept), then every note
+   * still unanswered. A job that already ended is answered with its `end` frame instead.
+   */
+  z.object({
+    type: z.literal("attached"),
+    jobId: id,
+    suspended: z.boolean(),
+    logGap: z.object({ stdout: fileSize, stderr: fileSize }),
+  }),
   z.object({ type: z.literal("note"), note: envelope }),
   z.object({
     type: z.literal("status"),

@@ -53,5 +53,17 @@ export const jobOrder = z.object({
   bidWindowMs: z.number().int().min(100).max(60_000),
   /** Ask providers that do not bid to say why (Decline with a reason code). */
   explain: z.boolean(),
+  /**
+   * How long the provider keeps the job suspended, not killed, while the payer is away (no voucher
+   * past the grace period), waiting for it to attach again; the operator's `limits.maxSuspendedS`
+   * bounds it. Absent: the provider ends a job whose vouchers stopped one more grace period after
+   * suspending it (a foreground CLI that died cannot come back).
+   */
+  maxSuspendedS: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
 });
 export type JobOrder = z.infer<typeof jobOrder>;

@@ -33,6 +33,14 @@ export const DEFAULT_MAX_JOB_INPUT_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_JOB_OUTPUT_BYTES = 1024 * 1024 * 1024;
 /** How long either side waits for the next frame of a file transfer before giving up on it. */
 export const JOB_TRANSFER_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * The longest a job waits suspended for its payer to come back unless the provider's config says
+ * otherwise (`limits.maxSuspendedS`), and what `job submit --detach` asks for by default.
+ */
+export const DEFAULT_MAX_SUSPENDED_S = 3600;
+export const DEFAULT_ORDER_MAX_SUSPENDED_S = 600;
+/** Bytes of each log stream a provider keeps per job for a payer that attaches again. */
+export const JOB_LOG_REPLAY_BYTES = 1024 * 1024;
 /** A log frame carries at most this many bytes of a job's output stream. */
 export const MAX_LOG_CHUNK_BYTES = 32 * 1024;
 

@@ -50,6 +50,8 @@ export async function auditJobReceipts(p: AuditJobReceiptsParameters): Promise<A
   // Signatures of every stored note, accepted or refused.
   const problems: string[] = [];
   const opened = new Map<number, DebitNote>();
+  /** Every note whose signature holds, refused ones too (the budget voucher answers one of those). */
+  const signed = new Map<number, DebitNote>();
   for (const stored of p.notes) {
     const result = await openEnvelope(stored.envelope, {
       chainId: p.chainId,
@@ -65,7 +67,10 @@ export async function auditJobReceipts(p: AuditJobReceiptsParameters): Promise<A
       problems.push(`note ${stored.seq}: the signed note says seq ${result.value.seq}`);
     else if (result.value.jobId !== agreement.jobId || result.value.channelId !== p.channelId)
       problems.push(`note ${stored.seq}: for job ${result.value.jobId} on channel ${result.value.channelId}`);
-    else if (stored.verdict === "accepted") opened.set(stored.seq, result.value);
+    else {
+      signed.set(stored.seq, result.value);
+      if (stored.verdict === "accepted") opened.set(stored.seq, result.value);
+    }
   }
   checks.push(
     summarize(
@@ -118,11 +123,20 @@ export async function auditJobReceipts(p: AuditJobReceiptsParameters): Promise<A
   for (const v of p.vouchers) {
     vouched.add(v.cumulativeAmount);
     const note = bySeq.get(v.noteSeq);
-    if (note === undefined) {
+    // The budget voucher: the note that crossed the budget was refused, and paid exactly the budget,
+    // below what it asked and above what was paid before it.
+    const asked = signed.get(v.noteSeq);
+    const paidBefore = accepted.filter((n) => n.seq < v.noteSeq).at(-1)?.channelCumulative ?? p.channelBase;
+    const budgetVoucher =
+      note === undefined &&
+      asked !== undefined &&
+      v.cumulativeAmount < asked.channelCumulative &&
+      v.cumulativeAmount > paidBefore;
+    if (note === undefined && !budgetVoucher) {
       voucherProblems.push(`voucher for ${v.cumulativeAmount}: no accepted note ${v.noteSeq}`);
       continue;
     }
-    if (v.cumulativeAmount !== note.channelCumulative)
+    if (note !== undefined && v.cumulativeAmount !== note.channelCumulative)
       voucherProblems.push(
         `voucher for note ${v.noteSeq}: ${v.cumulativeAmount}, the note's channel cumulative is ${note.channelCumulative}`,
       );

@@ -2,8 +2,8 @@ import type { FastifyInstance, onRequestHookHandler } from "fastify";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import type { UsageEvent } from "../meter/types.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
+import { jobAgreement } from "../store/jobAgreement.ts";
 import { getJob } from "../store/jobRecords.ts";
-import { getJobTerms } from "../store/jobTerms.ts";
 import { lastNoteAt } from "../store/lastNoteAt.ts";
 import { USAGE_BODY_LIMIT_BYTES } from "./constants.ts";
 import { parseUsageBatch } from "./parseUsageBatch.ts";
@@ -59,7 +59,7 @@ function reportRules(store: Store, jobId: string): (event: UsageEvent) => string
   if (job === undefined) return () => `unknown job ${jobId}`;
   if (job.status !== "running")
     return () => `job ${jobId} is ${job.status}: usage is taken only while it runs`;
-  const allowed: readonly string[] = getJobTerms(store, jobId)?.selfReported ?? [];
+  const allowed: readonly string[] = jobAgreement(job)?.selfReported ?? [];
   const notBefore = lastNoteAt(store, jobId) ?? job.startedAt;
   return (event) => {
     if (!allowed.includes(event.meter))

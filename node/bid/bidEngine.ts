@@ -13,6 +13,7 @@ import { selfReportedMeters } from "../../marketplace/order/selfReportedMeters.t
 import {
   BID_FRAME_TIMEOUT_MS,
   BID_PROTOCOL,
+  DEFAULT_MAX_SUSPENDED_S,
   MAX_BID_FRAME_BYTES,
   ORDERS_ANSWERED_BURST,
   ORDERS_ANSWERED_PER_PEER_PER_S,
@@ -54,6 +55,8 @@ export type BidEngineInit = {
   /** How long capacity stays held after an Accept for the job to start. */
   holdMs: number;
   graceIntervals: number;
+  /** The longest a job stays suspended while its payer is away (provider.json `limits.maxSuspendedS`). */
+  maxSuspendedS?: number | undefined;
 };
 
 export const bidStreamError = z.object({
@@ -207,6 +210,10 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         ...selfReported(bid.rates),
         receiptIntervalMs: bid.receiptIntervalMs,
         graceIntervals: init.graceIntervals,
+        // The order's wish, bounded by the operator's limit; absent in the order: the old rule.
+        ...(order.maxSuspendedS === undefined
+          ? {}
+          : { maxSuspendedS: Math.min(order.maxSuspendedS, init.maxSuspendedS ?? DEFAULT_MAX_SUSPENDED_S) }),
         startBy: Math.floor(holdUntil / 1000),
       };
       const providerSig = await signEnvelope(account, {

@@ -8,6 +8,7 @@ import { gpuClass, granularity, uint } from "../../marketplace/messages/primitiv
 import {
   DEFAULT_MAX_JOB_INPUT_BYTES,
   DEFAULT_MAX_JOB_OUTPUT_BYTES,
+  DEFAULT_MAX_SUSPENDED_S,
 } from "../../marketplace/p2p/constants.ts";
 import type { PriceCurve } from "../pricing/nextPrice.ts";
 
@@ -124,6 +125,16 @@ export const providerConfig = z
         memMiB: z.number().int().min(64).optional(),
         /** How long capacity stays held after an Accept for the job to start. */
         holdMs: z.number().int().min(1000).default(60_000),
+        /**
+         * The longest a job stays suspended (its capacity held, nothing billed) while its payer is
+         * away, waiting for its agent to come back; an order asks for up to this much.
+         */
+        maxSuspendedS: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400)
+          .default(DEFAULT_MAX_SUSPENDED_S),
         /** The most input bytes one job may send; a start whose manifest says more is refused. */
         maxInputBytes: z
           .number()

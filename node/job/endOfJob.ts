@@ -4,13 +4,16 @@ import type { JobExit } from "../run/types.ts";
 /**
  * How a job ended, for both sides: a limit the runtime enforced (`timeout`, `oom`, `pids`,
  * `disk-quota`) ends it `failed` with that code and the runtime's words; the voucher watchdog's kill
- * ends it `suspended` (`unpaid`); a cancel `cancelled`; otherwise its exit code decides.
+ * ends it `suspended`: `suspended-timeout` when it waited the agreement's `maxSuspendedS` for its
+ * payer in vain, `unpaid` otherwise; a cancel `cancelled`; otherwise its exit code decides.
  */
 export function endOfJob(
   exit: JobExit,
   context: {
     payerClosed?: string | undefined;
     watchdogKill: boolean;
+    /** Why the watchdog killed it, when it was for being suspended past `maxSuspendedS`. */
+    suspendedTimeout?: string | undefined;
     refusedReason?: string | undefined;
     cancelReason?: string | undefined;
     maxDurationS: number;
@@ -18,6 +21,9 @@ export function endOfJob(
 ): { status: JobEndStatus; reason: string; reasonCode: JobEndReason } {
   if (context.payerClosed !== undefined) {
     return { status: "failed", reason: context.payerClosed, reasonCode: "payer-closed" };
+  }
+  if (context.watchdogKill && context.suspendedTimeout !== undefined) {
+    return { status: "suspended", reason: context.suspendedTimeout, reasonCode: "suspended-timeout" };
   }
   if (context.watchdogKill) {
     return {

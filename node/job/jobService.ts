@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Connection, Stream } from "@libp2p/interface";
-import type { LocalAccount, PublicClient } from "viem";
+import type { Address, LocalAccount, PublicClient } from "viem";
 import { readChannel } from "../../marketplace/chain/actions/readChannel.ts";
 import { TransferError } from "../../marketplace/errors/transfer.ts";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
@@ -17,8 +17,9 @@ import type { JobRuntimes } from "../run/createJobRuntimes.ts";
 import { finishJob, insertJob } from "../store/jobRecords.ts";
 import { latestVoucher } from "../store/receiptRecords.ts";
 import { receiveJobInputs } from "../transfer/receiveJobInputs.ts";
+import { answerAttach } from "./answerAttach.ts";
 import { checkJobStart } from "./checkJobStart.ts";
-import { type JobOutcome, type RunJobInit, runJob } from "./runJob.ts";
+import { type AttachJob, type JobOutcome, type RunJobInit, runJob } from "./runJob.ts";
 
 export type JobServiceComponents = {
   host: GridspotHost;
@@ -37,14 +38,24 @@ export type JobServiceComponents = {
   onJobEnd: (jobId: string, channelId: bigint, outcome: JobOutcome) => void;
 };
 
+/** A job this node runs: its channel, its stop (the payer closing it), and its payer's re-attach. */
+type RunningJob = {
+  channelId: bigint;
+  stop: AbortController;
+  submitter: Address;
+  /** Set once the job runs (see runJob's `onRunning`). */
+  attach?: AttachJob;
+};
+
 /**
  * Serves `/gridspot/job/1.0.0`: takes a submitter's signed JobStart for an agreement this node
- * signed, checks the payment channel on-chain, and runs the job. Any bad frame or failed check is
+ * signed, checks the payment channel on-chain, and runs the job; or takes its signed JobAttach, and
+ * hands the new stream to its running job (see `answerAttach`). Any bad frame or failed check is
  * answered with an error frame naming the problem, and the node goes on serving.
  */
 export function createJobService(components: JobServiceComponents, init: RunJobInit) {
   const { host, store, account, chainId, capacity, logger } = components;
-  const running = new Map<string, { channelId: bigint; stop: AbortController }>();
+  const running = new Map<string, RunningJob>();
 
   async function serve(stream: Stream, connection: Connection): Promise<void> {
     const channel = frameChannel(stream, MAX_JOB_FRAME_BYTES);
@@ -58,6 +69,17 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       first = await channel.read(submitterFrame, { signal: AbortSignal.timeout(15_000) });
     } catch (error) {
       return refuse("bad-frame", error instanceof FrameError ? error.message : "no start frame");
+    }
+    if (first.type === "attach") {
+      return answerAttach(
+        { store, chainId, logger },
+        {
+          channel,
+          attach: first.attach,
+          remotePeer: connection.remotePeer.toString(),
+          running: (id) => running.get(id),
+        },
+      );
     }
     if (first.type !== "start") return refuse("expected-start", `expected a start frame, got ${first.type}`);
     const opened = await openEnvelope(first.start, {
@@ -148,7 +170,12 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
     }
     capacity.markRunning(start.jobId);
     const stop = new AbortController();
-    running.set(start.jobId, { channelId: start.channelId, stop });
+    const entry: RunningJob = {
+      channelId: start.channelId,
+      stop,
+      submitter: agreement.submitter,
+    };
+    running.set(start.jobId, entry);
     const outcome = runJob({ store, account, chainId, peerId: host.peerId.toString(), logger }, init, {
       channel,
       start,
@@ -160,6 +187,9 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       runtime: picked.runtime,
       image: picked.image,
       signal: stop.signal,
+      onRunning: (job) => {
+        entry.attach = job.attach;
+      },
     });
     try {
       const result = await outcome;

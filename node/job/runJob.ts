@@ -3,14 +3,15 @@ import { join } from "node:path";
 import type { LocalAccount } from "viem";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
-import {
-  type JobEndReason,
-  type JobEndStatus,
-  type JobStart,
-  submitterFrame,
+import type {
+  JobAttach,
+  JobEndReason,
+  JobEndStatus,
+  JobStart,
+  SubmitterFrame,
 } from "../../marketplace/messages/job.ts";
 import type { Rate } from "../../marketplace/messages/primitives.ts";
-import { MAX_JOB_FILES, MAX_LOG_CHUNK_BYTES } from "../../marketplace/p2p/constants.ts";
+import { MAX_JOB_FILES } from "../../marketplace/p2p/constants.ts";
 import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { USAGE_FILE_ENV, USAGE_FILE_NAME } from "../meter/constants.ts";
@@ -24,9 +25,11 @@ import { collectOutputs } from "../run/collectOutputs.ts";
 import type { JobRuntime } from "../run/runtime.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
 import { finishJob, markJobStarted } from "../store/jobRecords.ts";
-import { insertJobTerms } from "../store/jobTerms.ts";
 import { sendJobOutputs } from "../transfer/sendJobOutputs.ts";
+import { attachFrames } from "./attachFrames.ts";
 import { endOfJob } from "./endOfJob.ts";
+import { createLogReplay, type LogStreamName } from "./logReplay.ts";
+import { createPayerLink } from "./payerLink.ts";
 
 export type RunJobComponents = {
   store: Store;
@@ -67,7 +70,15 @@ export type RunJobParameters = {
   image?: string | undefined;
   /** Aborted when the payer asks to close the job's channel on-chain: the job stops (`payer-closed`). */
   signal?: AbortSignal | undefined;
+  /** Called once the job runs, with the way a payer's new stream takes it over (see {@link AttachJob}). */
+  onRunning?: ((job: { attach: AttachJob }) => void) | undefined;
 };
+
+/**
+ * Hands the job a payer's new stream, its `JobAttach` already checked (signed by the agreement's
+ * submitter): false when the job is over and took no new stream.
+ */
+export type AttachJob = (channel: FrameChannel, attach: JobAttach) => Promise<boolean>;
 
 export type JobOutcome = {
   status: JobEndStatus;
@@ -80,8 +91,10 @@ export type JobOutcome = {
 /**
  * Runs one accepted job to its end: starts the process, meters it into the ledger, sends a signed
  * debit note every receipt interval and takes the voucher for it (stored before anything else),
- * suspends the job when vouchers stop coming and kills it after a second grace period, and at the
- * end sends the final note, the outputs and the end status.
+ * suspends the job when vouchers stop coming and kills it after a second grace period (or, with the
+ * agreement's `maxSuspendedS`, once suspended that long), and at the end sends the final note, the
+ * outputs and the end status. The payer's stream may drop and a new one attach meanwhile: the job
+ * runs on, and the payer gets what it missed (see `attach` below).
  */
 export async function runJob(
   components: RunJobComponents,
@@ -93,26 +106,30 @@ export async function runJob(
   const { jobId } = start;
   const logger = components.logger.child(jobId);
 
-  let streamOpen = true;
+  const link = createPayerLink({ logger }, { channel });
   const send = async (frame: unknown) => {
-    if (!streamOpen) return;
-    await channel.write(frame).catch((error: Error) => {
-      streamOpen = false;
-      logger.warn("submitter stream lost", { error: error.message });
-    });
+    await link.send(frame);
   };
 
   const workDir = join(init.workRoot, jobId);
   await mkdir(workDir, { recursive: true });
   // The inputs are in the work dir already: jobService received and checked them before the start.
-  // usage billing: the terms to rate the ledger with (reconciliation), the egress counter, and the
-  // file the job may report its own requests and tokens in.
-  insertJobTerms(store, { jobId, agreement });
+  // usage billing: the egress counter, and the file the job may report its own requests and tokens in.
   const egress = createEgressCounter({ jobId });
   const realWorkDir = await realpath(workDir);
   const usageFile = join(realWorkDir, USAGE_FILE_NAME);
   // Where the job finds that file, as it sees its work dir.
   const usageFileInJob = `${parameters.runtime.workDirInJob(realWorkDir)}/${USAGE_FILE_NAME}`;
+  // Every log byte is numbered and the last JOB_LOG_REPLAY_BYTES of each stream kept, for a payer
+  // that attaches again. Egress is billed for what reached the payer live, never for a replay.
+  const logs = createLogReplay();
+  const sendLog = (stream: LogStreamName, chunk: Buffer) => {
+    for (const { frame, bytes } of logs.append(stream, chunk)) {
+      void link.send(frame).then((delivered) => {
+        if (delivered) egress.add(bytes);
+      });
+    }
+  };
 
   const handle = await parameters.runtime.start({
     jobId,
@@ -132,8 +149,8 @@ export async function runJob(
       diskBytes: init.limits.diskBytes,
       maxDurationMs: agreement.maxDurationS * 1000,
     },
-    onStdout: (chunk: Buffer) => void sendLog("stdout", chunk),
-    onStderr: (chunk: Buffer) => void sendLog("stderr", chunk),
+    onStdout: (chunk: Buffer) => sendLog("stdout", chunk),
+    onStderr: (chunk: Buffer) => sendLog("stderr", chunk),
   });
   const startedAt = handle.startedAt;
   markJobStarted(store, jobId, {
@@ -141,21 +158,15 @@ export async function runJob(
     runtime: handle.runtime,
     ...(handle.imageDigest === undefined ? {} : { imageDigest: handle.imageDigest }),
   });
-  async function sendLog(stream: "stdout" | "stderr", chunk: Buffer) {
-    for (let i = 0; i < chunk.length; i += MAX_LOG_CHUNK_BYTES) {
-      const part = chunk.subarray(i, i + MAX_LOG_CHUNK_BYTES);
-      await send({ type: "log", stream, data: part.toString("base64") });
-      if (streamOpen) egress.add(part.length);
-    }
-  }
-  await send({
+  const started = {
     type: "started",
     jobId,
     startedAt,
     sandbox: handle.sandbox,
     runtime: handle.runtime,
     ...(handle.imageDigest === undefined ? {} : { imageDigest: handle.imageDigest }),
-  });
+  };
+  await send(started);
   logger.info("job started", { id: handle.id, runtime: handle.runtime, sandbox: handle.sandbox });
 
   const meter = createJobMeter({
@@ -193,6 +204,8 @@ export async function runJob(
   });
   meter.start();
 
+  /** Why the job is suspended, as the payer was told; undefined while it runs. */
+  let suspendedFor: string | undefined;
   const receipts = createReceipts(
     { store, account, chainId, peerId, logger },
     {
@@ -209,11 +222,13 @@ export async function runJob(
         await meter.pause();
         await handle.suspend();
         logger.warn(`${reason}: job suspended`);
+        suspendedFor = reason;
         await send({ type: "status", status: "suspended", reason });
       },
       async resume(reason) {
         await handle.resume();
         await meter.resume();
+        suspendedFor = undefined;
         await send({ type: "status", status: "resumed", reason });
       },
       kill: (reason) => void handle.cancel(reason),
@@ -221,25 +236,32 @@ export async function runJob(
   );
 
   let cancelReason: string | undefined;
-  const reader = (async () => {
-    for (;;) {
-      const frame = await channel.read(submitterFrame);
-      if (frame.type === "voucher") await receipts.take(frame.noteSeq, frame.voucher);
-      else if (frame.type === "cancel") {
-        cancelReason = `cancelled by the submitter: ${frame.reason}`;
-        void handle.cancel(cancelReason);
-      } else if (frame.type === "refuse") {
-        // No voucher will come for this note (a cap reached, or a check failed): the job is
-        // suspended at once, and the watchdog ends it when the grace period passes without one.
-        await receipts.refused(frame.noteSeq, frame.reason);
-      }
+  const onFrame = async (frame: SubmitterFrame) => {
+    if (frame.type === "voucher") await receipts.take(frame.noteSeq, frame.voucher);
+    else if (frame.type === "cancel") {
+      cancelReason = `cancelled by the submitter: ${frame.reason}`;
+      void handle.cancel(cancelReason);
+    } else if (frame.type === "refuse") {
+      // No voucher will come for this note (a cap reached, or a check failed): the job is
+      // suspended at once, and the watchdog ends it when the grace period passes without one.
+      await receipts.refused(frame.noteSeq, frame.reason);
     }
-  })().catch((error: Error) => {
-    streamOpen = false;
-    logger.info("submitter stream closed", { error: error.message.split("\n")[0] });
-    receipts.closed();
-  });
+  };
+  // A dropped stream leaves the job running: the watchdog suspends it when notes go unanswered.
+  link.listen({ onFrame, onLost: () => receipts.closed() });
   receipts.start();
+
+  // The payer's new stream: what it missed is built now, synchronously, so that it goes before
+  // every frame the job sends from here on, and after every one it sent before (to the old stream).
+  const attach: AttachJob = async (newChannel, request) => {
+    const unanswered = receipts.unanswered();
+    const suspended = suspendedFor !== undefined;
+    const frames = attachFrames({ jobId, request, started, logs, unanswered, suspendedFor });
+    const taken = await link.attach(newChannel, frames);
+    if (taken) logger.info("payer attached", { suspended, notes: unanswered.length });
+    return taken;
+  };
+  parameters.onRunning?.({ attach });
 
   let payerClosed: string | undefined;
   const onPayerClose = () => {
@@ -250,16 +272,33 @@ export async function runJob(
   else parameters.signal?.addEventListener("abort", onPayerClose, { once: true });
 
   const result = await handle.exited;
+  receipts.halt();
   parameters.signal?.removeEventListener("abort", onPayerClose);
   await meter.stop();
 
   const { status, reason, reasonCode } = endOfJob(result, {
     payerClosed,
     watchdogKill: receipts.unpaidKill,
+    suspendedTimeout: receipts.suspendedTimeout,
     refusedReason: receipts.refusedReason,
     cancelReason,
     maxDurationS: agreement.maxDurationS,
   });
+
+  // A payer away when the job ends (its agent restarting, or asleep) may still come for the final
+  // note and the outputs: the job waits for it as long as it would have waited suspended. Not after
+  // the watchdog's kill (the payer had that wait already), nor once the payer closes the channel.
+  if (
+    !link.open &&
+    agreement.maxSuspendedS !== undefined &&
+    status !== "suspended" &&
+    parameters.signal?.aborted !== true
+  ) {
+    logger.info("job over with its payer away: waiting for it to attach", {
+      maxSuspendedS: agreement.maxSuspendedS,
+    });
+    await link.waitForPayer(agreement.maxSuspendedS * 1000, parameters.signal);
+  }
 
   // usage billing: outputs are collected before the final note so that their bytes are billed in
   // it (nothing is billed after it); they are sent after its voucher, as before.
@@ -270,26 +309,28 @@ export async function runJob(
           maxTotalBytes: init.maxOutputBytes,
           maxFiles: MAX_JOB_FILES,
         });
-  if (streamOpen && outputs !== undefined) egress.add(outputs.totalBytes);
+  if (link.open && outputs !== undefined) egress.add(outputs.totalBytes);
   insertUsageEvents(store, egress.flush(Date.now()));
 
   await receipts.finish();
-  if (streamOpen && status !== "suspended") await receipts.waitForFinalVoucher(init.finalVoucherWaitMs);
+  if (link.open && status !== "suspended") await receipts.waitForFinalVoucher(init.finalVoucherWaitMs);
 
   // Outputs: the manifest, then each file streamed from the work dir in chunks, each write awaited;
   // only once the final note's voucher is stored (the payer has paid for the work that made them).
   // A job the payer stopped at its budget was paid that budget: its outputs are its own.
   const finalPaid = receipts.paidInFull;
-  if (outputs !== undefined && streamOpen && !finalPaid) {
+  if (outputs !== undefined && link.open && !finalPaid) {
     logger.warn("outputs withheld: the final note has no voucher", { files: outputs.files.length });
   }
-  if (outputs !== undefined && streamOpen && finalPaid) {
-    await sendJobOutputs(channel, { workDir, outputs }).catch((error: Error) => {
-      streamOpen = false;
-      logger.warn("outputs not delivered", { error: error.message.split("\n")[0] });
+  if (outputs !== undefined && link.open && finalPaid) {
+    await link.deliver(async (current) => {
+      await sendJobOutputs(current, { workDir, outputs });
     });
   }
-  await send({
+  // The record first: a payer attaching from now on is answered from it, with this same `end`.
+  finishJob(store, jobId, { status, exitCode: result.exitCode, reason, reasonCode, endedAt: result.endedAt });
+  logger.info("job ended", { status, reasonCode, amount: receipts.jobAmount });
+  await link.close({
     type: "end",
     jobId,
     status,
@@ -300,10 +341,6 @@ export async function runJob(
     endedAt: result.endedAt,
     jobAmount: receipts.jobAmount,
   });
-  finishJob(store, jobId, { status, exitCode: result.exitCode, reason, reasonCode, endedAt: result.endedAt });
-  logger.info("job ended", { status, reasonCode, amount: receipts.jobAmount });
-  await channel.close();
-  await reader;
   // Outputs are delivered: nothing of the job stays on the host (unless the operator keeps it).
   if (!init.keepWorkDirs) {
     await handle

@@ -1,6 +1,7 @@
 import type { Hex, LocalAccount } from "viem";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
+import type { Envelope } from "../../marketplace/messages/envelope.ts";
 import type { Rate } from "../../marketplace/messages/primitives.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { WATCHDOG_INTERVAL_MS } from "./constants.ts";
@@ -34,7 +35,10 @@ export type ReceiptsJob = {
   /** Stops the job's processes and its billed time (no voucher, or a refused note). */
   suspend(reason: string): Promise<void>;
   resume(reason: string): Promise<void>;
-  /** Ends the job: still no voucher twice the grace period after the note. */
+  /**
+   * Ends the job: still no voucher twice the grace period after the note, or (with the agreement's
+   * `maxSuspendedS`) suspended for want of vouchers longer than that.
+   */
   kill(reason: string): void;
 };
 
@@ -45,6 +49,11 @@ export type ReceiptsJob = {
  * resume when the payer catches up, and the final note. Each side's risk stays within one interval
  * plus the grace period: the watchdog looks every {@link WATCHDOG_INTERVAL_MS}, so it acts at the
  * grace period, not up to an interval after it.
+ *
+ * An agreement with `maxSuspendedS` is for a payer that may be away a while (its agent restarting,
+ * or asleep): a job suspended for want of vouchers then waits that long, suspended and unbilled,
+ * for the payer to attach again and answer the notes it missed ({@link unanswered}), and is killed
+ * only after it. A refused note is an answer: the job then ends as it would without the wait.
  */
 export function createReceipts(components: ReceiptsComponents, init: ReceiptsInit, job: ReceiptsJob) {
   const { agreement, channelBase } = init;
@@ -52,19 +61,26 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
   const agreedRates = agreement.rates.map(({ gpuClass: _class, ...rate }) => rate);
   const intervalMs = agreement.receiptIntervalMs;
   const graceMs = agreement.graceIntervals * intervalMs;
+  const maxSuspendedMs = agreement.maxSuspendedS === undefined ? undefined : agreement.maxSuspendedS * 1000;
 
   let billed: BilledSoFar = { seq: 0, eventsHash: ZERO_HASH, previous: undefined };
   let jobAmount = 0n;
   /** When each note's usage was cut (the grace clock starts there) and the cumulative it asked. */
   const sentAt = new Map<number, number>();
   const noteCumulative = new Map<number, bigint>();
+  /** Each note's signed envelope until it is answered: a payer that attaches again gets them anew. */
+  const noteEnvelopes = new Map<number, Envelope>();
   let answeredSeq = -1;
   let finalSeq: number | undefined;
   const finalVoucher = Promise.withResolvers<void>();
   let budgetPaid: bigint | undefined;
   let refusedReason: string | undefined;
   let suspended = false;
+  /** When the job was suspended (the clock of `maxSuspendedS`). */
+  let suspendedAt: number | undefined;
   let watchdogKill = false;
+  /** Why the job was killed, when it was for being suspended past `maxSuspendedS`. */
+  let suspendedTimeout: string | undefined;
   let tick: NodeJS.Timeout | undefined;
   let watchdog: NodeJS.Timeout | undefined;
 
@@ -90,6 +106,7 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
       jobAmount = cut.note.jobAmount;
       sentAt.set(cut.note.seq, cutAt);
       noteCumulative.set(cut.note.seq, cut.note.channelCumulative);
+      noteEnvelopes.set(cut.note.seq, cut.envelope);
       if (final) finalSeq = cut.note.seq;
       await job.send({ type: "note", note: cut.envelope });
     });
@@ -99,7 +116,16 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
   const suspend = async (reason: string) => {
     if (suspended) return;
     suspended = true;
+    suspendedAt = Date.now();
     await job.suspend(reason);
+  };
+
+  /** The job's processes are gone: nothing to suspend, resume or kill any more. */
+  let halted = false;
+  const halt = () => {
+    halted = true;
+    clearInterval(tick);
+    clearInterval(watchdog);
   };
 
   return {
@@ -112,9 +138,22 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
         );
       }, intervalMs);
       watchdog = setInterval(() => {
+        if (watchdogKill) return;
+        const now = Date.now();
+        // Suspended for want of vouchers under an agreement that waits for the payer: killed only
+        // once the wait is over (a refused note is an answer: the rule below ends that job).
+        if (maxSuspendedMs !== undefined && suspendedAt !== undefined && refusedReason === undefined) {
+          const away = now - suspendedAt;
+          if (away > maxSuspendedMs) {
+            watchdogKill = true;
+            suspendedTimeout = `suspended for want of vouchers for ${away} ms: the payer did not come back within ${agreement.maxSuspendedS} s`;
+            job.kill(suspendedTimeout);
+          }
+          return;
+        }
         const oldestUnanswered = sentAt.get(answeredSeq + 1);
-        const waited = oldestUnanswered === undefined ? 0 : Date.now() - oldestUnanswered;
-        if (waited >= 2 * graceMs && !watchdogKill) {
+        const waited = oldestUnanswered === undefined ? 0 : now - oldestUnanswered;
+        if (waited >= 2 * graceMs) {
           watchdogKill = true;
           job.kill(`no voucher for ${waited} ms`);
         } else if (waited >= graceMs && !suspended) {
@@ -146,8 +185,10 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
         return;
       }
       if (noteSeq > answeredSeq) answeredSeq = noteSeq;
-      if (suspended && answeredSeq === billed.seq - 1 && refusedReason === undefined) {
+      for (const seq of noteEnvelopes.keys()) if (seq <= answeredSeq) noteEnvelopes.delete(seq);
+      if (suspended && !halted && answeredSeq === billed.seq - 1 && refusedReason === undefined) {
         suspended = false;
+        suspendedAt = undefined;
         await job.resume("voucher received");
       }
       if (finalSeq !== undefined && answeredSeq >= finalSeq) finalVoucher.resolve();
@@ -159,15 +200,31 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
       await suspend(refusedReason);
     },
 
-    /** The submitter's stream is gone: no voucher will come. */
+    /**
+     * The submitter's stream is gone: no voucher will come on it. Without `maxSuspendedS` none will
+     * come at all (the final note's wait ends); with it, the payer may attach again and answer.
+     */
     closed() {
-      finalVoucher.resolve();
+      if (maxSuspendedMs === undefined) finalVoucher.resolve();
     },
+
+    /** The signed notes not answered yet, in seq order: what a payer that attaches again is sent. */
+    unanswered(): Envelope[] {
+      return [...noteEnvelopes.entries()]
+        .filter(([seq]) => seq > answeredSeq)
+        .sort(([a], [b]) => a - b)
+        .map(([, envelope]) => envelope);
+    },
+
+    /**
+     * The job's processes have exited: no more interval notes, and no watchdog (nothing is left to
+     * suspend or kill while the job waits for its payer to come back for the final note).
+     */
+    halt,
 
     /** The job has ended: stops the interval and watchdog, cuts the final note. */
     async finish(): Promise<void> {
-      clearInterval(tick);
-      clearInterval(watchdog);
+      halt();
       await issueNote(true);
     },
 
@@ -189,6 +246,10 @@ export function createReceipts(components: ReceiptsComponents, init: ReceiptsIni
     /** The watchdog ended the job: the payer stopped paying. */
     get unpaidKill() {
       return watchdogKill;
+    },
+    /** Why the watchdog ended the job, when it waited `maxSuspendedS` for the payer in vain. */
+    get suspendedTimeout() {
+      return suspendedTimeout;
     },
     get refusedReason() {
       return refusedReason;

@@ -3,8 +3,8 @@ import { readChannel } from "../../marketplace/chain/actions/readChannel.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { countUnbilledEvents } from "../store/countUnbilledEvents.ts";
+import { jobAgreement } from "../store/jobAgreement.ts";
 import { type JobRecord, listJobs } from "../store/jobRecords.ts";
-import { getJobTerms } from "../store/jobTerms.ts";
 import { latestVoucher, listNotes } from "../store/receiptRecords.ts";
 import { storedNotePayload } from "../store/storedNotePayload.ts";
 import { usageTotals } from "../store/usageTotals.ts";
@@ -181,15 +181,16 @@ async function reconcileChannel(
 function reconcileJob(store: Store, job: JobRecord): { job: JobReconciliation; noteCumulative?: bigint } {
   const notes = listNotes(store, job.jobId);
   const note = notes.at(-1);
-  const terms = getJobTerms(store, job.jobId);
+  const terms = jobAgreement(job);
   let card: Pick<Agreement, "pricing" | "rates" | "granularity" | "minimumCharge"> | undefined;
   let ratesSource: RatesSource = "none";
   if (terms !== undefined) {
     card = terms;
     ratesSource = "agreement";
   } else if (note !== undefined) {
-    // A job from before terms were stored: its note states the rates it used. Its granularity is
-    // unknown; "ms" rounds nothing up, so it can only understate the ledger, never invent leakage.
+    // A job whose stored agreement cannot be read today (an older agreement schema): its note states
+    // the rates it used. Its granularity is unknown; "ms" rounds nothing up, so it can only
+    // understate the ledger, never invent leakage.
     card = { pricing: "fixed", rates: storedNotePayload(note).rates, granularity: "ms" };
     ratesSource = "last-note";
   }

@@ -173,4 +173,15 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX vouchers_by_channel ON vouchers (channel_id, sort_key);
 `,
   },
+  {
+    version: 8,
+    name: "one place for a job's agreement",
+    // One fact, one table: `job_terms` (migration 3) held again the agreement `jobs.agreement` holds
+    // as its signed pair (the agreement is the provider envelope's payload). Nothing is lost: the job
+    // service inserts the jobs row before the job runs, and only a running job wrote its terms, from
+    // the same held agreement; a job from before migration 3 has its agreement in `jobs` too.
+    sql: `
+  DROP TABLE job_terms;
+`,
+  },
 ];

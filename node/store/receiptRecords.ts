@@ -128,7 +128,10 @@ export function latestVoucher(store: Store, channelId: bigint): StoredVoucher | 
 }
 
 /** The job's vouchers, one per amount (under the first note signed for it), with the transaction that paid each. */
-export function jobVouchers(store: Store, jobId: string): (StoredVoucher & { redeemTx: string | null })[] {
+export function jobVouchers(
+  store: Store,
+  jobId: string,
+): (StoredVoucher & { redeemTx: `0x${string}` | null })[] {
   const rows = store.db
     .prepare(
       `SELECT v.*, (SELECT r.tx_hash FROM redemptions r WHERE r.channel_id = v.channel_id
@@ -137,7 +140,7 @@ export function jobVouchers(store: Store, jobId: string): (StoredVoucher & { red
          AND v.note_seq = (SELECT MIN(w.note_seq) FROM vouchers w WHERE w.job_id = v.job_id AND w.sort_key = v.sort_key)
        ORDER BY v.sort_key`,
     )
-    .all(jobId) as (VoucherRow & { redeem_tx: string | null })[];
+    .all(jobId) as (VoucherRow & { redeem_tx: `0x${string}` | null })[];
   return rows.map((r) => ({ ...toVoucher(r), redeemTx: r.redeem_tx }));
 }
 

@@ -1,15 +1,21 @@
 import { resolve } from "node:path";
 import type { Hex } from "viem";
+import { runningAgent } from "../../agent/agentFiles.ts";
 import { listRedemptions, type Redemption, redeemTxFor } from "../../chain/actions/listRedemptions.ts";
+import { readChannel } from "../../chain/actions/readChannel.ts";
+import { askProviderForJob, type ProviderJobState } from "../../client/askProviderForJob.ts";
 import { createSubmitter, type Submitter } from "../../client/createSubmitter.ts";
 import { storedAgreement } from "../../client/storedAgreement.ts";
+import { acceptedNotes, invoiceNotes } from "../../client/storedNotes.ts";
 import { submitJob } from "../../client/submitJob.ts";
 import {
+  claimChannel,
   getSubmitterJob,
   listAlerts,
   listJobVouchers,
-  listNoteRecords,
   listSubmitterJobs,
+  type SubmitterJob,
+  updateSubmitterJob,
 } from "../../client/submitterStore.ts";
 import { timeUntilEmpty } from "../../client/timeUntilEmpty.ts";
 import { verifyJob } from "../../client/verifyJob.ts";
@@ -18,8 +24,9 @@ import { UsageError } from "../../errors/usage.ts";
 import { buildInvoice } from "../../invoice/buildInvoice.ts";
 import { invoiceToCsv } from "../../invoice/invoiceToCsv.ts";
 import { jobPath } from "../../messages/jobPath.ts";
+import type { MaxUsage } from "../../messages/order.ts";
 import { imageRef, type Rate } from "../../messages/primitives.ts";
-import { type DebitNote, debitNote } from "../../messages/receipt.ts";
+import { DEFAULT_ORDER_MAX_SUSPENDED_S } from "../../p2p/constants.ts";
 import { HOUR_MS } from "../../rating/constants.ts";
 import { localInputManifest } from "../../transfer/localInputManifest.ts";
 import { chainContext } from "../chainContext.ts";
@@ -38,9 +45,10 @@ import { type GlobalOptions, loadCliAccount } from "../globalOptions.ts";
 import { assertDeployed } from "../openChain.ts";
 import { createProgress } from "../progress.ts";
 import { transferProgress } from "../transferProgress.ts";
+import { outputsHint, submitDetached } from "./jobDetached.ts";
 import type { CommandResult } from "./types.ts";
 
-async function open(options: GlobalOptions): Promise<Submitter> {
+export async function open(options: GlobalOptions): Promise<Submitter> {
   chainContext.rpcUrl = options.rpcUrl;
   const submitter = await createSubmitter(
     {
@@ -77,7 +85,65 @@ export type JobSubmitFlags = {
   redeemWait?: string | undefined;
   image?: string | undefined;
   entrypoint?: string | undefined;
+  detach?: boolean | undefined;
+  maxSuspended?: string | undefined;
+  maxRequests?: string | undefined;
+  maxPrice1kRequests?: string | undefined;
+  maxTokens?: string | undefined;
+  maxPrice1kTokens?: string | undefined;
+  maxEgressGib?: string | undefined;
+  maxPriceEgressGib?: string | undefined;
 };
+
+const GIB = 1024n ** 3n;
+
+/**
+ * The order's ceilings on the counted meters from their flag pairs: `--max-requests N` with
+ * `--max-price-1k-requests GRID`, `--max-tokens N` with `--max-price-1k-tokens GRID`, `--max-egress-gib
+ * N` with `--max-price-egress-gib GRID`. One of a pair without the other is a usage error: a price
+ * without a ceiling could never be signed, a ceiling without a price is never billed.
+ */
+function countedMeterLimits(flags: JobSubmitFlags): { maxRates: Rate[]; maxUsage: MaxUsage | undefined } {
+  const pairs = [
+    {
+      meter: "requests",
+      count: flags.maxRequests,
+      price: flags.maxPrice1kRequests,
+      names: ["--max-requests", "--max-price-1k-requests"],
+      per: 1000n,
+      unit: 1n,
+    },
+    {
+      meter: "tokens",
+      count: flags.maxTokens,
+      price: flags.maxPrice1kTokens,
+      names: ["--max-tokens", "--max-price-1k-tokens"],
+      per: 1000n,
+      unit: 1n,
+    },
+    {
+      meter: "egress_bytes",
+      count: flags.maxEgressGib,
+      price: flags.maxPriceEgressGib,
+      names: ["--max-egress-gib", "--max-price-egress-gib"],
+      per: GIB,
+      unit: GIB,
+    },
+  ] as const;
+  const maxRates: Rate[] = [];
+  const maxUsage: MaxUsage = {};
+  for (const pair of pairs) {
+    const [countFlag, priceFlag] = pair.names;
+    if ((pair.count === undefined) !== (pair.price === undefined))
+      throw new UsageError(
+        `${countFlag} and ${priceFlag} go together: the most to use, and the most to pay for it`,
+      );
+    if (pair.count === undefined || pair.price === undefined) continue;
+    maxRates.push({ meter: pair.meter, price: parseGrid(pair.price, priceFlag), per: pair.per });
+    maxUsage[pair.meter] = BigInt(parsePositiveInt(pair.count, countFlag, 0)) * pair.unit;
+  }
+  return { maxRates, maxUsage: Object.keys(maxUsage).length === 0 ? undefined : maxUsage };
+}
 
 /**
  * `job submit [flags] -- COMMAND [ARGS]`: everything after `--` is the job's command line.
@@ -136,6 +202,10 @@ export async function jobSubmit(
       per: HOUR_MS,
     });
   }
+  // Counted meters: billed only with both a price ceiling and a usage ceiling (the provider cannot
+  // bill a request, token or byte the order did not bound; see marketplace/messages/order.ts).
+  const counted = countedMeterLimits(flags);
+  maxRates.push(...counted.maxRates);
   const env: Record<string, string> = {};
   for (const pair of values.env ?? []) {
     const eq = pair.indexOf("=");
@@ -176,6 +246,42 @@ export async function jobSubmit(
   const budget = values.budget === undefined ? undefined : parseGrid(values.budget, "--budget");
   const bidWindowMs = parsePositiveInt(values["bid-window"], "--bid-window", 1500);
   const redeemWaitMs = parsePositiveInt(values["redeem-wait"], "--redeem-wait", 30_000);
+  // How long the provider keeps the job suspended while the payer is away: a detached job's agent
+  // may restart or sleep, so it asks for DEFAULT_ORDER_MAX_SUSPENDED_S unless told otherwise; a
+  // foreground job only when asked (a CLI that died cannot come back to it).
+  const maxSuspendedS =
+    flags.maxSuspended !== undefined
+      ? parseDurationS(flags.maxSuspended, "--max-suspended")
+      : flags.detach === true
+        ? DEFAULT_ORDER_MAX_SUSPENDED_S
+        : undefined;
+  const spec = {
+    ...(image === undefined ? {} : { image }),
+    // One word: the entrypoint's program (its arguments go after --, with the command).
+    ...(values.entrypoint === undefined ? {} : { entrypoint: [values.entrypoint] }),
+    command: command[0],
+    args: command.slice(1),
+    env,
+    outputs,
+  };
+  if (flags.detach === true) {
+    if (values["out-dir"] !== undefined || values["redeem-wait"] !== undefined)
+      throw new UsageError(
+        "--out-dir and --redeem-wait are for jobs in the foreground; a detached job's outputs wait in the data dir for `gridspot job outputs ID --out-dir DIR`",
+      );
+    return submitDetached(options, {
+      requirements,
+      maxRates,
+      ...(counted.maxUsage === undefined ? {} : { maxUsage: counted.maxUsage }),
+      ...(budget === undefined ? {} : { budget }),
+      ...(expectedS === undefined ? {} : { expectedDurationMs: BigInt(expectedS) * 1000n }),
+      spec,
+      inputs,
+      bidWindowMs,
+      explain: values.explain,
+      maxSuspendedS: maxSuspendedS ?? DEFAULT_ORDER_MAX_SUSPENDED_S,
+    });
+  }
   const submitter = await open(options);
   try {
     // A stale deployments file or an unreachable bootstrap is said before any order is published.
@@ -200,18 +306,12 @@ export async function jobSubmit(
     const result = await submitJob(submitter, {
       requirements,
       maxRates,
+      ...(counted.maxUsage === undefined ? {} : { maxUsage: counted.maxUsage }),
       budget,
       ...(expectedS === undefined ? {} : { expectedDurationMs: BigInt(expectedS) * 1000n }),
-      spec: {
-        ...(image === undefined ? {} : { image }),
-        // One word: the entrypoint's program (its arguments go after --, with the command).
-        ...(values.entrypoint === undefined ? {} : { entrypoint: [values.entrypoint] }),
-        command: command[0],
-        args: command.slice(1),
-        env,
-        outputs,
-      },
+      spec,
       inputs,
+      ...(maxSuspendedS === undefined ? {} : { maxSuspendedS }),
       outputDir: resolve(values["out-dir"] ?? "gridspot-out"),
       bidWindowMs,
       explain: values.explain,
@@ -305,30 +405,50 @@ export async function jobSubmit(
 export async function jobList(options: GlobalOptions): Promise<CommandResult> {
   const submitter = await open(options);
   try {
+    const agentUp = runningAgent(options.dataDir) !== undefined;
     const jobs = listSubmitterJobs(submitter.store).map((j) => ({
       jobId: j.jobId,
       provider: j.provider,
       status: j.status,
+      reason: j.reason,
       amount: j.amount,
       createdAt: new Date(j.createdAt).toISOString(),
+      detached: j.detached,
+      note: jobNote(j, agentUp),
     }));
     const text =
       jobs.length === 0
         ? "No jobs yet."
         : formatTable([
-            ["JOB", "STATUS", "COST", "SUBMITTED", "PROVIDER"],
+            ["JOB", "STATUS", "COST", "SUBMITTED", "PROVIDER", "NOTE"],
             ...jobs.map((j) => [
               j.jobId,
               j.status,
               formatGrid(j.amount),
               j.createdAt.replace(/\.\d+Z$/, "Z"),
               j.provider,
+              j.note ?? "",
             ]),
           ]);
     return { json: { jobs }, text };
   } finally {
     await submitter.close();
   }
+}
+
+/**
+ * What a job's status alone does not say: its agent is away (it waits suspended), its outputs wait
+ * to be fetched, or why it failed or was lost.
+ */
+function jobNote(job: SubmitterJob, agentUp: boolean): string | null {
+  if (job.status === "running")
+    return job.detached && !agentUp ? "agent not running: suspended on its provider" : null;
+  const waiting = outputsHint(job).length > 0 ? `outputs waiting (gridspot job outputs ${job.jobId})` : null;
+  if (job.status === "completed") return waiting;
+  return (
+    [job.reasonCode ?? job.reason.slice(0, 60), waiting].filter((x) => x !== null && x !== "").join("; ") ||
+    null
+  );
 }
 
 function requireJob(submitter: Submitter, jobId: string | undefined) {
@@ -344,9 +464,29 @@ export async function jobStatus(
 ): Promise<CommandResult> {
   const submitter = await open(options);
   try {
-    const job = requireJob(submitter, p.jobId);
+    let job = requireJob(submitter, p.jobId);
+    // A job whose end this store does not know (its CLI died: `lost`; its agent is away) is asked of
+    // its provider: one that ended there takes the provider's final status.
+    const agentAway = job.detached && job.status === "running" && runningAgent(options.dataDir) === undefined;
+    const asked = job.status === "lost" || agentAway ? await askProviderForJob(submitter, job) : undefined;
+    if (asked?.kind === "ended") {
+      updateSubmitterJob(submitter.store, job.jobId, {
+        status: asked.status === "suspended" || asked.status === "timeout" ? "failed" : asked.status,
+        reason: `${asked.reason} (the provider's record)`,
+        exitCode: asked.exitCode,
+        ...(asked.reasonCode === undefined ? {} : { reasonCode: asked.reasonCode }),
+        ...(asked.endedAt === undefined ? {} : { endedAt: asked.endedAt }),
+      });
+      claimChannel(submitter.store, job.channelId, null);
+      job = requireJob(submitter, job.jobId);
+    }
+    // And the chain: what the provider has redeemed on the job's channel so far.
+    const onChain = await readChannel(submitter.clients.publicClient, {
+      escrow: submitter.deployment.contracts.computeEscrow,
+      channelId: job.channelId,
+    }).catch(() => undefined);
     const { agreement: _a, spec: _s, ...rest } = job;
-    const notes = acceptedNotes(submitter, job.jobId);
+    const notes = acceptedNotes(submitter.store, job.jobId);
     // Only a running job burns its budget; for one that ended the estimate means nothing.
     const timeUntilEmptyS =
       job.status === "running"
@@ -357,10 +497,22 @@ export async function jobStatus(
         : null;
     const alerts = listAlerts(submitter.store, job.jobId);
     return {
-      json: { ...rest, timeUntilEmptyS, alerts },
+      json: {
+        ...rest,
+        timeUntilEmptyS,
+        alerts,
+        providerSays: asked ?? null,
+        channelRedeemed: onChain?.redeemed ?? null,
+      },
       text: [
         `Job ${job.jobId}: ${job.status}${job.reason ? ` (${job.reason})` : ""}`,
         `Provider ${job.provider}, channel ${job.channelId}`,
+        ...(asked === undefined ? [] : [`Provider says ${providerSaysText(asked)}`]),
+        ...(onChain === undefined
+          ? []
+          : [
+              `On chain ${formatGrid(onChain.redeemed)} redeemed of ${formatGrid(onChain.amount)} on the channel`,
+            ]),
         ...(job.runtime === null
           ? []
           : [`Ran in ${job.runtime}${job.imageDigest === null ? "" : ` from image ${job.imageDigest}`}`]),
@@ -374,6 +526,12 @@ export async function jobStatus(
           ? [`Alerts at ${alerts.map((a) => `${a.threshold}%`).join(", ")} of the budget`]
           : []),
         `Redeem tx ${job.redeemTx ?? "none yet"}`,
+        ...(job.detached
+          ? [
+              `Run by   the payer agent${job.status === "running" && runningAgent(options.dataDir) === undefined ? " (not running now: the job waits suspended on its provider until `gridspot agent start`)" : ""}`,
+            ]
+          : []),
+        ...outputsHint(job),
       ].join("\n"),
     };
   } finally {
@@ -381,17 +539,18 @@ export async function jobStatus(
   }
 }
 
-/** The job's accepted notes, parsed from their stored envelopes, in seq order. */
-function acceptedNotes(submitter: Submitter, jobId: string): DebitNote[] {
-  return listNoteRecords(submitter.store, jobId)
-    .filter((n) => n.verdict === "accepted")
-    .map((n) => debitNote.parse(JSON.parse((JSON.parse(n.envelope) as { payload: string }).payload)));
+function providerSaysText(state: ProviderJobState): string {
+  if (state.kind === "ended")
+    return `it ended ${state.status} (${state.reasonCode ?? state.reason}), billed ${formatGrid(state.jobAmount)}`;
+  if (state.kind === "running") return state.suspended ? "it waits suspended for its payer" : "it is running";
+  if (state.kind === "unknown") return `it does not know the job (${state.message})`;
+  return `nothing: unreachable (${state.message})`;
 }
 
 /**
  * `job invoice ID [--json | --csv]`: one line per meter (per band of a tiered rate, plus the
- * minimum-charge top-up), traced from the events the notes billed to the vouchers and the
- * transactions that redeemed them. CSV: a header row, then one row per line in base units.
+ * minimum-charge top-up and the budget cap), traced from the events the notes billed to the vouchers
+ * and the transactions that redeemed them. CSV: a header row, then one row per line in base units.
  */
 export async function jobInvoice(
   options: GlobalOptions,
@@ -418,7 +577,7 @@ export async function jobInvoice(
     const lastSeq = vouchers.at(-1)?.noteSeq;
     const invoice = buildInvoice({
       agreement,
-      notes: acceptedNotes(submitter, job.jobId),
+      notes: invoiceNotes(submitter.store, job.jobId),
       vouchers: vouchers.map((v) => ({
         cumulativeAmount: v.cumulativeAmount,
         noteSeq: v.noteSeq,
@@ -441,9 +600,9 @@ export async function jobInvoice(
       `Invoice for job ${invoice.jobId} (provider ${invoice.provider}, channel ${invoice.channelId ?? "-"}, billed ${formatGranularity(invoice.granularity)})`,
       ...invoice.lines.map(
         (l) =>
-          `  ${l.meter.padEnd(14)} ${(l.tier === null ? "" : `tier ${l.tier}`).padEnd(7)} ${quantityText(l.meter, l.billedQuantity).padStart(14)} × ${l.meter === "minimum_charge" ? "-" : formatRate({ meter: l.meter, price: l.price, per: l.per })}  = ${formatGrid(l.amount)}`,
+          `  ${l.meter.padEnd(14)} ${(l.tier === null ? "" : `tier ${l.tier}`).padEnd(7)} ${quantityText(l.meter, l.billedQuantity).padStart(14)} × ${l.meter === "minimum_charge" || l.meter === "budget_cap" ? "-" : formatRate({ meter: l.meter, price: l.price, per: l.per })}  = ${formatGrid(l.amount)}`,
       ),
-      `  total ${formatGrid(invoice.total)}${invoice.minimumChargeApplied ? " (the minimum charge)" : ""}`,
+      `  total ${formatGrid(invoice.total)}${invoice.minimumChargeApplied ? " (the minimum charge)" : ""}${invoice.budgetCapApplied ? " (capped at the budget)" : ""}`,
       `  ${invoice.trace.eventCount} usage event(s) ${invoice.trace.firstEventId ?? "-"} … ${invoice.trace.lastEventId ?? "-"}, events hash ${invoice.trace.eventsHash ?? "-"}`,
       `  ${invoice.trace.notes.length} note(s), ${invoice.trace.vouchers.length} voucher(s), redeemed in ${redeemed ?? "(not yet)"}`,
       ...(job.runtime === null

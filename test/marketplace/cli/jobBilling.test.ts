@@ -199,7 +199,7 @@ describe.concurrent("gridspot job invoice / verify / status", { timeout: 180_000
     const run = await gridspot(["job", "list"]);
     expect(run.code).toBe(0);
     const [header, ...rows] = run.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^JOB +STATUS +COST +SUBMITTED +PROVIDER$/);
+    expect(header).toMatch(/^JOB +STATUS +COST +SUBMITTED +PROVIDER +NOTE$/);
     expect(rows.join("\n")).toMatch(
       /^job-cli-done-01 +completed +[\d.]+ GRID +\d{4}-\d\d-\d\dT[\d:]+Z +0x[0-9a-fA-F]{40}$/m,
     );

@@ -115,6 +115,11 @@ describe.concurrent("gridspot CLI", () => {
     [["--output", "../x"], /--output glob "\.\.\/x" must not contain "\.\."/],
     [["--output", "/etc/*"], /--output glob "\/etc\/\*" must be relative/],
     [["--input", "/no/such/file"], /--input: Cannot read the input \/no\/such\/file/],
+    [["--max-requests", "5"], /--max-requests and --max-price-1k-requests go together/],
+    [["--max-price-1k-tokens", "0.1"], /--max-tokens and --max-price-1k-tokens go together/],
+    [["--max-egress-gib", "x", "--max-price-egress-gib", "1"], /--max-egress-gib must be a whole number/],
+    [["--max-suspended", "soon"], /--max-suspended takes a duration like 90, 90s, 15m/],
+    [["--detach", "--out-dir", "x"], /--out-dir and --redeem-wait are for jobs in the foreground/],
   ])("exits 2 on job submit %j before touching the wallet", async (flags, message) => {
     const run = await gridspot(["job", "submit", ...flags, "--", "true"]);
     expect(run.code).toBe(2);

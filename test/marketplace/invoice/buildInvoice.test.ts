@@ -137,6 +137,57 @@ describe("buildInvoice", () => {
     expect(invoice.lines.reduce((s, l) => s + l.amount, 0n)).toBe(GRID);
   });
 
+  it("takes what the last note asked above the payer's budget off as a budget_cap line", () => {
+    const [first, second] = notes() as [DebitNote, DebitNote];
+    // The payer's budget is reached in note 1: it signs exactly the budget for it, not the note.
+    const budget = first.jobAmount + (second.jobAmount - first.jobAmount) / 2n;
+    const paid = [
+      { cumulativeAmount: first.channelCumulative, noteSeq: 0, redeemTx: null },
+      { cumulativeAmount: 500n + budget, noteSeq: 1, redeemTx: TX },
+    ];
+    const invoice = buildInvoice({ agreement: job.agreement, notes: notes(), vouchers: paid });
+    const full = buildInvoice({ agreement: job.agreement, notes: notes(), vouchers: vouchers() });
+    // The usage lines are the note's, as billed in full; one line more takes the excess off.
+    expect(invoice.lines.slice(0, -1)).toEqual(full.lines);
+    expect(invoice.lines.at(-1)).toEqual({
+      meter: "budget_cap",
+      tier: null,
+      upTo: null,
+      quantity: 1n,
+      billedQuantity: 1n,
+      price: budget - second.jobAmount,
+      per: 1n,
+      amount: budget - second.jobAmount,
+      floorFromTier: null,
+    });
+    expect(invoice).toMatchObject({ subtotal: full.subtotal, total: budget, budgetCapApplied: true });
+    expect(full.budgetCapApplied).toBe(false);
+    expect(invoice.lines.reduce((s, l) => s + l.amount, 0n)).toBe(budget);
+    // The trace shows the note as asked and the voucher as paid.
+    expect(invoice.trace.notes.at(-1)).toMatchObject({ seq: 1, jobAmount: second.jobAmount });
+    expect(invoice.trace.vouchers.at(-1)).toEqual({
+      cumulativeAmount: 500n + budget,
+      noteSeq: 1,
+      redeemTx: TX,
+    });
+    const csv = invoiceToCsv(invoice).split("\n");
+    expect(csv.at(-1)).toBe(`budget_cap,,,1,1,${budget - second.jobAmount},1,${budget - second.jobAmount},,`);
+    expect(csv.slice(1).reduce((s, r) => s + BigInt(r.split(",")[7] ?? "0"), 0n)).toBe(budget);
+  });
+
+  it("refuses a voucher for less than its note unless it is the last note's and pays more than before", () => {
+    const [first, second] = notes() as [DebitNote, DebitNote];
+    const build = (v: { cumulativeAmount: bigint; noteSeq: number }) => () =>
+      buildInvoice({ agreement: job.agreement, notes: notes(), vouchers: [{ ...v, redeemTx: null }] });
+    expect(build({ cumulativeAmount: first.channelCumulative - 1n, noteSeq: 0 })).toThrow(
+      `the voucher for note 0 pays ${first.channelCumulative - 1n}, less than the note, but note 1 follows it`,
+    );
+    expect(build({ cumulativeAmount: first.channelCumulative, noteSeq: 1 })).toThrow(
+      `the voucher for note 1 pays ${first.channelCumulative}, no more than was paid before it (${first.channelCumulative})`,
+    );
+    expect(build({ cumulativeAmount: second.channelCumulative, noteSeq: 1 })).not.toThrow();
+  });
+
   it("bills nothing for a job without notes, minimum charge or not", () => {
     const invoice = buildInvoice({
       agreement: { ...job.agreement, minimumCharge: GRID },

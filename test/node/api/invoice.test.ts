@@ -6,6 +6,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildInvoice } from "../../../marketplace/invoice/buildInvoice.ts";
 import { toJsonValue } from "../../../marketplace/messages/json.ts";
+import type { DebitNote } from "../../../marketplace/messages/receipt.ts";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import { buildApp } from "../../../node/api/buildApp.ts";
 import { insertJob } from "../../../node/store/jobRecords.ts";
@@ -131,6 +132,85 @@ describe("GET /v1/jobs/:id/invoice", () => {
     const trace = (response.json() as { trace: { notes: unknown[]; vouchers: unknown[] } }).trace;
     expect(trace.notes).toHaveLength(2);
     expect(trace.vouchers).toHaveLength(1);
+  });
+
+  it("shows a voucher for exactly the payer's budget as a budget_cap line, as the submitter's invoice does", async () => {
+    const jobId = "job-invoice-3";
+    const agreed = { ...agreement, jobId, granularity: "s" as const };
+    const usage = { gpu_ms: 4_000n, cpu_core_ms: 7_001n, mem_mib_ms: 8_192_000n };
+    // The same job without a budget, on another channel: what each of its notes asks for.
+    const asked = await plantJob(store, {
+      jobId: "job-invoice-4",
+      channelId: 15n,
+      channelBase: 0n,
+      agreement: { ...agreed, jobId: "job-invoice-4" },
+      intervals: [{ usage }, { usage }, { usage }],
+      chainId: 31337,
+      escrow: ESCROW,
+      provider,
+      payer,
+      peerId: PEER_A,
+    });
+    const second = asked.notes[1] as DebitNote;
+    // The budget is reached in note 1: the payer pays exactly it, and the job stops; note 2 (the
+    // final note, cut after the stop) is never signed.
+    const budget = (second.jobAmount * 2n) / 3n;
+    const planted = await plantJob(store, {
+      jobId,
+      channelId: 14n,
+      channelBase: 5n * GRID,
+      agreement: agreed,
+      intervals: [{ usage }, { usage, budget }, { usage, voucher: false }],
+      chainId: 31337,
+      escrow: ESCROW,
+      provider,
+      payer,
+      peerId: PEER_A,
+    });
+    recordRedemption(store, {
+      txHash: TX,
+      channelId: 14n,
+      cumulativeAmount: 5n * GRID + budget,
+      status: "confirmed",
+      blockNumber: 9n,
+      createdAt: 1,
+    });
+    const response = await app.inject({ method: "GET", url: `/v1/jobs/${jobId}/invoice` });
+    expect(response.statusCode).toBe(200);
+    const { run: _run, ...invoice } = response.json() as { run: unknown };
+    // What `gridspot job invoice` computes from the notes it paid (the budget's note included).
+    expect(invoice).toEqual(
+      toJsonValue(
+        buildInvoice({
+          agreement: agreed,
+          notes: planted.notes.slice(0, 2),
+          vouchers: planted.vouchers.map((v) => ({
+            cumulativeAmount: v.cumulativeAmount,
+            noteSeq: v.noteSeq,
+            redeemTx: TX,
+          })),
+        }),
+      ),
+    );
+    const body = response.json() as {
+      lines: { meter: string; amount: string }[];
+      total: string;
+      budgetCapApplied: boolean;
+      trace: { notes: { seq: number }[]; vouchers: { cumulativeAmount: string; noteSeq: number }[] };
+    };
+    expect(body.lines.at(-1)).toMatchObject({
+      meter: "budget_cap",
+      amount: (budget - second.jobAmount).toString(),
+    });
+    expect(body.total).toBe(budget.toString());
+    expect(body.budgetCapApplied).toBe(true);
+    expect(body.lines.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(budget);
+    expect(body.trace.notes.map((n) => n.seq)).toEqual([0, 1]);
+    expect(body.trace.vouchers.at(-1)).toMatchObject({
+      cumulativeAmount: (5n * GRID + budget).toString(),
+      noteSeq: 1,
+      redeemTx: TX,
+    });
   });
 
   it("answers 404 for an unknown job and 409 for a job without a stored agreement", async () => {

@@ -6,11 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import { buildApp } from "../../../node/api/buildApp.ts";
 import { finishJob, insertJob } from "../../../node/store/jobRecords.ts";
-import { insertJobTerms } from "../../../node/store/jobTerms.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
 import { insertNote } from "../../../node/store/receiptRecords.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
 import { agreement } from "../../marketplace/messages/fixtures.ts";
+import { signedAgreement } from "../store/signedAgreement.ts";
 
 const TOKEN = "usage-admin-token-0123456789";
 let dir: string;
@@ -52,18 +52,14 @@ beforeEach(async () => {
     submitter: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
     channelId: 3n,
     channelBase: 0n,
-    agreement: "{}",
-    startedAt: 1,
-  });
-  // The job's agreement prices tokens, reported by its endpoint's gateway: they are self-reported.
-  insertJobTerms(store, {
-    jobId: "job-usage-1",
-    agreement: {
+    // The job's agreement prices tokens, reported by its endpoint's gateway: they are self-reported.
+    agreement: await signedAgreement({
       ...agreement,
       jobId: "job-usage-1",
       rates: [...agreement.rates, { meter: "tokens", price: 1_000n, per: 1n }],
       selfReported: ["tokens"],
-    },
+    }),
+    startedAt: 1,
   });
   await start();
 });

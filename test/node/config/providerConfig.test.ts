@@ -41,7 +41,13 @@ describe("parseProviderConfig", () => {
         spot: false,
       },
       receipts: { intervalMs: 5_000, graceIntervals: 2, granularity: "ms" },
-      limits: { maxDurationS: 86_400, holdMs: 60_000, maxInputBytes: 2 ** 30, maxOutputBytes: 2 ** 30 },
+      limits: {
+        maxDurationS: 86_400,
+        holdMs: 60_000,
+        maxSuspendedS: 3600,
+        maxInputBytes: 2 ** 30,
+        maxOutputBytes: 2 ** 30,
+      },
       runtime: {
         kind: "auto",
         sandbox: "auto",
@@ -94,6 +100,7 @@ describe("parseProviderConfig", () => {
     ["receipts.granularity", { receipts: { granularity: "hour" } }],
     ["limits.memMiB", { limits: { memMiB: 1 } }],
     ["limits.holdMs", { limits: { holdMs: 999 } }],
+    ["limits.maxSuspendedS", { limits: { maxSuspendedS: -1 } }],
     ["limits.maxInputBytes", { limits: { maxInputBytes: -1 } }],
     ["limits.maxOutputBytes", { limits: { maxOutputBytes: "1GiB" } }],
     ["runtime.sandbox", { runtime: { sandbox: "docker" } }],

@@ -11,10 +11,10 @@ import type { UsageEvent } from "../../../node/meter/types.ts";
 import { chainEventsHash, ZERO_HASH } from "../../../node/receipt/eventsHash.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
 import { finishJob, insertJob } from "../../../node/store/jobRecords.ts";
-import { insertJobTerms } from "../../../node/store/jobTerms.ts";
 import { insertNote, insertVoucher } from "../../../node/store/receiptRecords.ts";
 import { unbilledEvents } from "../../../node/store/unbilledEvents.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
+import { signedAgreement } from "../store/signedAgreement.ts";
 
 /** One receipt interval of a planted job: the usage measured in it, and whether the payer signed its note. */
 export type PlantedInterval = {
@@ -23,6 +23,11 @@ export type PlantedInterval = {
   note?: boolean;
   /** The payer signs the note's voucher (default true when there is a note). */
   voucher?: boolean;
+  /**
+   * The payer's budget (a job amount) reached in this note: its voucher pays exactly that, less than
+   * the note asked, as `takeVoucher` takes a partial voucher.
+   */
+  budget?: bigint;
   /** A spot agreement's rates for this note (default: the agreement's). */
   rates?: Rate[];
 };
@@ -51,8 +56,8 @@ export type PlantedJob = {
 };
 
 /**
- * Writes a job's whole billing trail into a real provider store the way runJob does: the job row
- * and its agreement, its usage events, a debit note per interval rated on cumulative totals and
+ * Writes a job's whole billing trail into a real provider store the way the job service and runJob
+ * do: the job row with its signed agreement, its usage events, a debit note per interval rated on cumulative totals and
  * signed by the provider, and vouchers signed by the payer (real EIP-712 for the escrow).
  */
 export async function plantJob(store: Store, p: PlantJobParameters): Promise<PlantedJob> {
@@ -62,11 +67,14 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
     submitter: p.payer.address,
     channelId: p.channelId,
     channelBase: p.channelBase,
-    agreement: "{}",
+    agreement: await signedAgreement(p.agreement, {
+      provider: p.provider,
+      submitter: p.payer,
+      chainId: p.chainId,
+    }),
     startedAt: p.startedAt ?? 1_700_000_000_000,
   });
   if (!started.ok) throw new Error(`channel ${p.channelId} is busy with ${started.busyWith}`);
-  insertJobTerms(store, { jobId: p.jobId, agreement: p.agreement });
   const rates = p.agreement.rates.map(({ gpuClass: _class, ...r }) => r);
   const planted: PlantedJob = { notes: [], vouchers: [] };
   let prevHash: Hex = ZERO_HASH;
@@ -145,10 +153,12 @@ export async function plantJob(store: Store, p: PlantJobParameters): Promise<Pla
     planted.notes.push(note);
     prevHash = eventsHash;
     if (interval.voucher !== false) {
-      const voucher = { channelId: p.channelId, cumulativeAmount: note.channelCumulative };
+      const cumulativeAmount =
+        interval.budget === undefined ? note.channelCumulative : p.channelBase + interval.budget;
+      const voucher = { channelId: p.channelId, cumulativeAmount };
       const signature = await signVoucher(p.payer, { chainId: p.chainId, escrow: p.escrow, voucher });
       insertVoucher(store, { ...voucher, signature, jobId: p.jobId, noteSeq: seq, receivedAt: 1 });
-      planted.vouchers.push({ cumulativeAmount: note.channelCumulative, noteSeq: seq, signature });
+      planted.vouchers.push({ cumulativeAmount, noteSeq: seq, signature });
     }
     seq++;
   }

@@ -5,13 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../../marketplace/store/openStore.ts";
 import type { UsageEvent } from "../../../node/meter/types.ts";
 import { insertUsageEvents } from "../../../node/store/insertUsageEvents.ts";
-import { insertJob } from "../../../node/store/jobRecords.ts";
-import { getJobTerms, insertJobTerms } from "../../../node/store/jobTerms.ts";
+import { jobAgreement } from "../../../node/store/jobAgreement.ts";
+import { getJob, insertJob } from "../../../node/store/jobRecords.ts";
 import { listNoteVouchers } from "../../../node/store/noteVouchers.ts";
 import { openProviderStore } from "../../../node/store/openProviderStore.ts";
 import { insertVoucher, jobVouchers, latestVoucher } from "../../../node/store/receiptRecords.ts";
 import { usageTotals } from "../../../node/store/usageTotals.ts";
 import { agreement, SUBMITTER } from "../../marketplace/messages/fixtures.ts";
+import { signedAgreement } from "./signedAgreement.ts";
 import { usageEvent } from "./usageEvent.ts";
 
 let dir: string;
@@ -67,20 +68,29 @@ describe("the usage ledger", () => {
     expect(insertUsageEvents(store, [])).toEqual({ inserted: [], duplicates: [] });
   });
 
-  it("keeps the first agreement stored for a job", () => {
-    insertJob(store, {
-      jobId: agreement.jobId,
-      orderId: agreement.orderId,
-      submitter: SUBMITTER,
-      channelId: 7n,
-      channelBase: 0n,
-      agreement: "{}",
-      startedAt: 1,
-    });
-    expect(getJobTerms(store, agreement.jobId)).toBeUndefined();
-    insertJobTerms(store, { jobId: agreement.jobId, agreement });
-    insertJobTerms(store, { jobId: agreement.jobId, agreement: { ...agreement, granularity: "min" } });
-    expect(getJobTerms(store, agreement.jobId)).toEqual(agreement);
+  it("keeps the first agreement stored for a job, in its jobs row", async () => {
+    const job = (jobId: string, channelId: bigint, stored: string) =>
+      insertJob(store, {
+        jobId,
+        orderId: agreement.orderId,
+        submitter: SUBMITTER,
+        channelId,
+        channelBase: 0n,
+        agreement: stored,
+        startedAt: 1,
+      });
+    const stored = (jobId: string) => {
+      const row = getJob(store, jobId);
+      return row === undefined ? undefined : jobAgreement(row);
+    };
+    // A row whose agreement is not a signed pair has no agreement to rate with.
+    job("job-unread-0001", 6n, "{}");
+    expect(stored("job-unread-0001")).toBeUndefined();
+    expect(job(agreement.jobId, 7n, await signedAgreement(agreement))).toEqual({ ok: true });
+    // One row per job: a second agreement for it is refused, the first stays.
+    const other = await signedAgreement({ ...agreement, granularity: "min" });
+    expect(() => job(agreement.jobId, 8n, other)).toThrow(/UNIQUE|PRIMARY KEY/);
+    expect(stored(agreement.jobId)).toEqual(agreement);
   });
 
   it("records every note the payer signed, two notes of equal amount included", () => {

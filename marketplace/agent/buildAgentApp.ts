@@ -1,0 +1,57 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { BaseError } from "../errors/base.ts";
+import { summarizeZodError } from "../messages/envelope.ts";
+import { toJsonValue } from "../messages/json.ts";
+import { agentSubmitRequest } from "./agentRequests.ts";
+import type { Agent } from "./createAgent.ts";
+
+/** A submit's inputs manifest may list MAX_JOB_FILES entries with their paths: a few MiB at most. */
+const BODY_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The agent's control API, served on its Unix socket (owner-only, in the 0700 data dir): the CLI's
+ * `job submit --detach`, `job cancel`, `agent status`. Errors come back as `{error, message}` in words.
+ */
+export function buildAgentApp(agent: Pick<Agent, "submit" | "cancel" | "status">): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    if (error instanceof BaseError)
+      return reply.status(422).send({
+        error: error.name,
+        message: error.shortMessage,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
+    const status = error.statusCode ?? 500;
+    if (status >= 500) process.stderr.write(`gridspot:agent ${error.stack ?? error.message}\n`);
+    return reply
+      .status(status)
+      .send({ error: status >= 500 ? "internal" : "bad-request", message: error.message });
+  });
+
+  app.get("/v1/status", async () => agent.status());
+
+  app.post("/v1/jobs", async (request, reply) => {
+    const parsed = agentSubmitRequest.safeParse(request.body);
+    if (!parsed.success)
+      return reply.status(400).send({ error: "bad-request", message: summarizeZodError(parsed.error) });
+    return toJsonValue(await agent.submit(parsed.data));
+  });
+
+  app.post<{ Params: { id: string }; Body: { reason?: unknown } }>(
+    "/v1/jobs/:id/cancel",
+    async (request, reply) => {
+      const reason =
+        typeof request.body?.reason === "string"
+          ? request.body.reason.slice(0, 200)
+          : "cancelled by the user";
+      if (!agent.cancel(request.params.id, reason))
+        return reply
+          .status(404)
+          .send({ error: "not-found", message: `the agent runs no job ${request.params.id}` });
+      return { cancelled: true };
+    },
+  );
+
+  return app;
+}
