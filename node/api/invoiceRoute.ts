@@ -1,13 +1,15 @@
-import type { FastifyInstance } from "fastify";
+import type { z } from "zod";
 import { buildInvoice } from "../../marketplace/invoice/buildInvoice.ts";
 import { InvoiceError } from "../../marketplace/invoice/errors.ts";
-import { toJsonValue } from "../../marketplace/messages/json.ts";
+import { invoiceAnswer } from "../../marketplace/messages/operatorApi.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { jobAgreement } from "../store/jobAgreement.ts";
 import { getJob } from "../store/jobRecords.ts";
 import { listNoteVouchers } from "../store/noteVouchers.ts";
 import { jobVouchers, listNotes } from "../store/receiptRecords.ts";
 import { storedNotePayload } from "../store/storedNotePayload.ts";
+import { ERROR_ANSWERS } from "./constants.ts";
+import type { ZodFastifyInstance } from "./zodSchemas.ts";
 
 /**
  * `GET /v1/jobs/:id/invoice`: the job's invoice built by the same `buildInvoice` the submitter's
@@ -15,16 +17,17 @@ import { storedNotePayload } from "../store/storedNotePayload.ts";
  * from the same notes: those it accepted, and the one it paid its budget for), those vouchers with
  * the transactions that redeemed them, and the job's agreement. A voucher for exactly the payer's
  * budget, less than its note, shows as the invoice's `budget_cap` line. 409 when the job's stored
- * agreement cannot be read or its notes do not add up.
+ * agreement cannot be read or its notes do not add up. The answer is an `invoiceAnswer`
+ * (marketplace/messages/operatorApi.ts).
  */
 export function registerInvoiceRoute(
-  app: FastifyInstance,
-  deps: { store: Store; params: Record<string, unknown> },
+  app: ZodFastifyInstance,
+  deps: { store: Store; params: z.ZodType<{ id: string }> },
 ): void {
   const { store } = deps;
-  app.get<{ Params: { id: string } }>(
+  app.get(
     "/v1/jobs/:id/invoice",
-    { schema: { params: deps.params } },
+    { schema: { params: deps.params, response: { 200: invoiceAnswer, ...ERROR_ANSWERS } } },
     async (request, reply) => {
       const job = getJob(store, request.params.id);
       if (job === undefined) return reply.status(404).send({ error: "not-found", message: "no such job" });
@@ -50,7 +53,7 @@ export function registerInvoiceRoute(
             redeemTx: v.redeemTx,
           })),
         });
-        return toJsonValue({
+        return {
           ...invoice,
           run: {
             runtime: job.runtime,
@@ -59,7 +62,7 @@ export function registerInvoiceRoute(
             endedAt: job.endedAt,
             reasonCode: job.reasonCode,
           },
-        });
+        };
       } catch (error) {
         if (!(error instanceof InvoiceError)) throw error;
         return reply.status(409).send({ error: "invoice", message: error.message });

@@ -1,6 +1,6 @@
-import type { FastifyInstance } from "fastify";
 import { toJsonValue } from "../../marketplace/messages/json.ts";
 import type { ReconcileReport } from "../settle/reconcileTypes.ts";
+import type { ZodFastifyInstance } from "./zodSchemas.ts";
 
 /**
  * `GET /v1/reconcile`: the ledger, notes, vouchers and on-chain redemptions of every channel, with
@@ -8,7 +8,7 @@ import type { ReconcileReport } from "../settle/reconcileTypes.ts";
  * the chain error goes to the log only (an RPC URL may carry a key).
  */
 export function registerReconcileRoute(
-  app: FastifyInstance,
+  app: ZodFastifyInstance,
   deps: { reconcile: (() => Promise<ReconcileReport>) | undefined },
 ): void {
   app.get("/v1/reconcile", async (_request, reply) => {

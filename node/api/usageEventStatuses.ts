@@ -1,8 +1,6 @@
+import type { UsageEventStatus } from "../../marketplace/messages/usage.ts";
 import type { UsageEvent } from "../meter/types.ts";
 import type { InsertUsageEventsResult } from "../store/insertUsageEvents.ts";
-
-/** One event's fate in a batch. */
-export type UsageEventStatus = { id: string; status: "inserted" | "duplicate" };
 
 /**
  * Per event, in the batch's order: `inserted` for the occurrence that was stored, `duplicate` for

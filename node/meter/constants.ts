@@ -7,9 +7,6 @@ export const NODE_SOURCE = "node";
 /** Monotonic clock in whole milliseconds: wall time for metering never jumps with NTP. */
 export const monotonicMs = (): bigint => process.hrtime.bigint() / 1_000_000n;
 
-/** `source` of usage events the job reports itself through GRIDSPOT_USAGE_FILE. */
-export const JOB_SOURCE = "job";
-
 /** The environment variable naming the file a job appends its own usage lines to. */
 export const USAGE_FILE_ENV = "GRIDSPOT_USAGE_FILE";
 

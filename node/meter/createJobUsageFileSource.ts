@@ -1,9 +1,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import type { Meter } from "../../marketplace/messages/primitives.ts";
+import { JOB_SOURCE } from "../../marketplace/messages/usage.ts";
 import { StoreError } from "../../marketplace/store/errors.ts";
 import { validateUsageEvent } from "../store/validateUsageEvent.ts";
 import {
-  JOB_SOURCE,
   MAX_JOB_USAGE_ID_CHARS,
   MAX_JOB_USAGE_LINE_BYTES,
   MAX_JOB_USAGE_QUANTITY,

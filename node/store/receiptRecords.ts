@@ -1,3 +1,5 @@
+import type { z } from "zod";
+import type { storedVoucher } from "../../marketplace/messages/operatorApi.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import { withTransaction } from "../../marketplace/store/withTransaction.ts";
 import { markBilledInTransaction } from "./markBilled.ts";
@@ -11,13 +13,8 @@ export type StoredNote = {
   eventsHash: `0x${string}`;
 };
 
-export type StoredVoucher = {
-  channelId: bigint;
-  cumulativeAmount: bigint;
-  signature: `0x${string}`;
-  jobId: string;
-  noteSeq: number;
-};
+/** A voucher as the node holds it (the schema `storedVoucher`: `POST /v1/redeem` answers with it). */
+export type StoredVoucher = z.output<typeof storedVoucher>;
 
 /**
  * Saves a debit note and marks the events it bills, in one transaction, so a note exists exactly

@@ -1,3 +1,4 @@
+import type { SettlementStats } from "../../marketplace/messages/operatorApi.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import type { StoredVoucher } from "./receiptRecords.ts";
 
@@ -157,17 +158,8 @@ export function updateQueueEntry(
     );
 }
 
-/** What `/metrics` and `GET /v1/status` show of settlement. */
-export type SettlementStats = {
-  /** Channels whose newest voucher is not yet redeemed with the confirmations required. */
-  vouchersPending: number;
-  /** What they would still pay: Σ newest voucher − highest confirmed redemption, base units. */
-  pendingValue: bigint;
-  /** Redemptions sent and waiting for their confirmations. */
-  redemptionsUnconfirmed: number;
-  /** The nearest redeem deadline of a pending channel (unix s), as last read on-chain; null if none. */
-  nearestDeadline: number | null;
-};
+/** What `/metrics` and `GET /v1/status` show of settlement (the schema `settlementStats`). */
+export type { SettlementStats };
 
 export function settlementStats(store: Store): SettlementStats {
   const rows = store.db

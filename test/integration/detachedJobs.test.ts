@@ -16,7 +16,7 @@ import {
 import { createCleanups } from "./support/cleanups.ts";
 import { GRID, type Market, startMarket } from "./support/market.ts";
 import { GPU_CLASS, startTestProvider, type TestProvider } from "./support/nodes.ts";
-import { killProcessesIn } from "./support/processesIn.ts";
+import { killProcessesIn, killProcessesWith } from "./support/processesIn.ts";
 import { getJson, waitFor } from "./support/waitFor.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -72,10 +72,11 @@ async function newSubmitter(name: string) {
         },
       );
     });
-  // Whatever a test leaves, no agent outlives the file.
+  // Whatever a test leaves, no agent outlives it: the one in the pid file, and any still starting.
   cleanups.add(async () => {
     const agent = runningAgent(dataDir);
     if (agent !== undefined) process.kill(agent.pid, "SIGKILL");
+    killProcessesWith(["agent", "start", "--foreground", dataDir]);
   });
   return { dataDir, gridspot };
 }
@@ -159,7 +160,9 @@ async function expectPaidExactly(dataDir: string, jobId: string) {
   expect(last.cumulativeAmount - job.channelBase).toBe(job.amount);
 }
 
-describe("the payer agent", () => {
+// Each step is a real `gridspot` process (Node starting, a wallet, the chain, libp2p): on a loaded
+// 2-core CI machine a flow of ten of them takes a minute or more.
+describe("the payer agent", { timeout: 180_000 }, () => {
   it("says in words that --detach needs an agent, and agent status tells whether one runs", async () => {
     const s = await newSubmitter("no-agent");
     const submit = await s.gridspot(tickingJob(1, 100));

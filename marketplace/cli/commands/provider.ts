@@ -1,12 +1,18 @@
 import { join } from "node:path";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import type { z } from "zod";
 import { registerProvider } from "../../chain/actions/registerProvider.ts";
 import { computeTokenAbi, providerRegistryAbi } from "../../chain/artifacts.generated.ts";
 import { NotEnoughGridError } from "../../chain/errors.ts";
 import { BaseError } from "../../errors/base.ts";
 import { UsageError } from "../../errors/usage.ts";
+import { summarizeZodError } from "../../messages/envelope.ts";
+import {
+  apiError,
+  providerStatus as providerStatusAnswer,
+  redeemAnswer,
+} from "../../messages/operatorApi.ts";
 import { loadOrCreatePeerKey } from "../../p2p/peerKey.ts";
-import { isMeter } from "../../rating/meters.ts";
 import { confirm } from "../confirm.ts";
 import { formatDuration, formatGrid, formatRate, formatWhen, parseGrid } from "../format.ts";
 import type { GlobalOptions } from "../globalOptions.ts";
@@ -15,11 +21,15 @@ import type { CommandResult } from "./types.ts";
 
 const DEFAULT_API = "http://127.0.0.1:8787";
 
-/** The operator API's answer to a request, or an error in words. */
-async function callApi(
+/**
+ * The operator API's answer to a request, parsed by the schema the node answers with
+ * (marketplace/messages/operatorApi.ts), or an error in words.
+ */
+async function callApi<T extends z.ZodTypeAny>(
   flags: { api?: unknown },
   path: "/v1/status" | "/v1/redeem",
-): Promise<Record<string, unknown>> {
+  schema: T,
+): Promise<z.output<T>> {
   const base = typeof flags.api === "string" ? flags.api : (process.env.GRIDSPOT_API_URL ?? DEFAULT_API);
   const write = path === "/v1/redeem";
   const response = await fetch(`${base}${path}`, {
@@ -34,66 +44,56 @@ async function callApi(
       ],
     });
   });
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const body: unknown = await response.json().catch(() => undefined);
   if (response.status === 401)
     throw new UsageError(
       "The operator API refused the request: set GRIDSPOT_ADMIN_TOKEN to the node's admin token.",
     );
-  if (!response.ok)
+  if (!response.ok) {
+    const problem = apiError.safeParse(body);
     throw new BaseError(
-      `The provider's operator API answered ${response.status}: ${String(body.message ?? "")}`,
+      `The provider's operator API answered ${response.status}: ${problem.success ? problem.data.message : ""}`,
     );
-  return body;
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new BaseError(`The provider's operator API answered ${path} with something unexpected.`, {
+      details: summarizeZodError(parsed.error),
+      metaMessages: ["Are the node and this CLI of the same version?"],
+    });
+  return parsed.data;
 }
-
-const big = (v: unknown): bigint | null =>
-  typeof v === "string" && /^\d+$/.test(v) ? BigInt(v) : typeof v === "number" ? BigInt(v) : null;
-const record = (v: unknown): Record<string, unknown> =>
-  typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
 
 /** `provider status`: the running node's state as sentences. */
 export async function providerStatus(
   _options: GlobalOptions,
   flags: { api?: unknown },
 ): Promise<CommandResult> {
-  const s = await callApi(flags, "/v1/status");
-  const resources = record(s.resources);
-  const gpus = Array.isArray(resources.gpus) ? (resources.gpus as Record<string, unknown>[]) : [];
-  const gpu = record(s.gpu);
-  const settlement = record(s.settlement);
-  const rates = Array.isArray(s.rates) ? (s.rates as Record<string, unknown>[]) : [];
-  const running = Array.isArray(s.runningJobs) ? s.runningJobs.length : Number(s.runningJobs ?? 0);
+  const s = await callApi(flags, "/v1/status", providerStatusAnswer);
+  const gpus = s.resources?.gpus ?? [];
+  const { settlement } = s;
   const classes = new Map<string, number>();
-  for (const g of gpus) classes.set(String(g.class), (classes.get(String(g.class)) ?? 0) + 1);
-  const pending = big(settlement.pendingValue) ?? 0n;
-  const deadline = typeof settlement.nearestDeadline === "number" ? settlement.nearestDeadline : null;
+  for (const g of gpus) classes.set(g.class, (classes.get(g.class) ?? 0) + 1);
+  const deadline = settlement.nearestDeadline;
   const text = [
     `Provider   ${String(s.provider)} on chain ${String(s.chainId)}`,
     `Peer       ${String(s.peerId)}`,
-    ...(Array.isArray(s.addrs)
-      ? s.addrs.map((a, i) => `${i === 0 ? "Listening" : "         "}  ${String(a)}`)
-      : []),
+    ...(s.addrs ?? []).map((a, i) => `${i === 0 ? "Listening" : "         "}  ${a}`),
     `Offers     ${
       gpus.length === 0
         ? "CPU only"
         : [...classes].map(([c, n]) => `${n} × ${c}`).join(", ") +
-          (gpu.offered === false ? ` (GPUs not offered: ${String(gpu.reason)})` : "")
-    }, ${String(resources.cpuCores)} cores, ${String(resources.memMiB)} MiB, jobs up to ${formatDuration(Number(resources.maxDurationS ?? 0) * 1000)}`,
-    ...rates.flatMap((r) => {
-      const price = big(r.price);
-      const per = big(r.per);
-      const meter = String(r.meter);
-      if (price === null || per === null || per === 0n || !isMeter(meter)) return [];
-      return [
-        `Price      ${formatRate({ meter, price, per })}${r.gpuClass === undefined ? "" : ` (${String(r.gpuClass)})`}`,
-      ];
-    }),
-    `Jobs       ${running} running, ${String(s.jobs ?? 0)} in the ledger`,
+          (s.gpu?.offered === false ? ` (GPUs not offered: ${String(s.gpu.reason)})` : "")
+    }, ${String(s.resources?.cpuCores)} cores, ${String(s.resources?.memMiB)} MiB, jobs up to ${formatDuration((s.resources?.maxDurationS ?? 0) * 1000)}`,
+    ...(s.rates ?? []).map(
+      (r) => `Price      ${formatRate(r)}${r.gpuClass === undefined ? "" : ` (${r.gpuClass})`}`,
+    ),
+    `Jobs       ${s.runningJobs?.length ?? 0} running, ${s.jobs ?? 0} in the ledger`,
     `Settlement ${
-      Number(settlement.vouchersPending ?? 0) === 0
+      settlement.vouchersPending === 0
         ? "every voucher redeemed"
-        : `${String(settlement.vouchersPending)} channel(s) with ${formatGrid(pending)} to redeem${deadline === null ? "" : `, the first by ${formatWhen(deadline)}`}`
-    }${Number(settlement.redemptionsUnconfirmed ?? 0) > 0 ? `; ${String(settlement.redemptionsUnconfirmed)} redemption(s) awaiting confirmation` : ""}`,
+        : `${settlement.vouchersPending} channel(s) with ${formatGrid(settlement.pendingValue)} to redeem${deadline === null ? "" : `, the first by ${formatWhen(deadline)}`}`
+    }${settlement.redemptionsUnconfirmed > 0 ? `; ${settlement.redemptionsUnconfirmed} redemption(s) awaiting confirmation` : ""}`,
   ].join("\n");
   return { json: s, text };
 }
@@ -103,18 +103,17 @@ export async function providerRedeem(
   _options: GlobalOptions,
   flags: { api?: unknown },
 ): Promise<CommandResult> {
-  const body = await callApi(flags, "/v1/redeem");
-  const result = body.result === null || body.result === undefined ? null : record(body.result);
+  const body = await callApi(flags, "/v1/redeem", redeemAnswer);
+  const { result } = body;
   if (result === null)
     return {
       json: body,
       text: "Nothing to redeem: every voucher is redeemed or waiting for its confirmation.",
     };
-  const vouchers = Array.isArray(result.vouchers) ? (result.vouchers as Record<string, unknown>[]) : [];
-  const channels = vouchers.map((v) => String(v.channelId)).join(", ");
+  const channels = result.vouchers.map((v) => v.channelId.toString()).join(", ");
   return {
     json: body,
-    text: `Sent a redemption of ${vouchers.length} voucher(s) (channel ${channels}) in tx ${String(result.txHash)}; \`gridspot provider status\` shows when it is confirmed.`,
+    text: `Sent a redemption of ${result.vouchers.length} voucher(s) (channel ${channels}) in tx ${result.txHash}; \`gridspot provider status\` shows when it is confirmed.`,
   };
 }
 

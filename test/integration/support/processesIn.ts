@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { sep } from "node:path";
 
 /**
@@ -26,6 +26,28 @@ export function killProcessesIn(dir: string): number[] {
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** SIGKILLs each process of this user whose command line has every one of `args` (e.g. an agent's data dir). */
+export function killProcessesWith(args: readonly string[]): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let words: string[];
+    try {
+      words = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (!args.every((a) => words.includes(a))) continue;
+    try {
+      process.kill(Number(entry), "SIGKILL");
+      pids.push(Number(entry));
     } catch {
       // Exited meanwhile.
     }

@@ -1,8 +1,11 @@
 // `provider status|redeem` and `market offers|quote` through the real executable against a real
 // provider node (two fake H100s) on a real chain: sentences and tables for people, JSON with --json.
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { providerStatus } from "../../../marketplace/messages/operatorApi.ts";
 import { type Market, startMarket } from "../../integration/support/market.ts";
 import { startTestProvider, type TestProvider } from "../../integration/support/nodes.ts";
 
@@ -62,6 +65,43 @@ describe.concurrent("provider and market commands against a running node", () =>
     expect(text.stdout).not.toContain("{");
     const json = await gridspot(["provider", "status", "--api", apiUrl(), "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ provider: provider.address });
+    // The document is the node's answer as the schema both sides use reads it: amounts as decimal
+    // strings, and it parses back with that schema.
+    const doc = JSON.parse(json.stdout) as {
+      rates: { price: unknown }[];
+      settlement: { pendingValue: unknown };
+    };
+    expect(typeof doc.settlement.pendingValue).toBe("string");
+    expect(doc.rates.every((r) => typeof r.price === "string")).toBe(true);
+    const parsed = providerStatus.parse(doc);
+    expect(parsed.settlement.vouchersPending).toBe(0);
+    expect(parsed.resources?.gpus.map((g) => g.class)).toEqual(["nvidia-h100-80gb", "nvidia-h100-80gb"]);
+  });
+
+  it("provider status and redeem refuse an answer that is not the node's schema, in words", async () => {
+    const answers: Record<string, [number, unknown]> = {
+      "/v1/status": [200, { peerId: 7, rates: "cheap" }],
+      "/v1/redeem": [503, { error: "unavailable", message: "the chain is away" }],
+    };
+    const server = createServer((request, response) => {
+      const [status, body] = answers[request.url ?? ""] ?? [404, {}];
+      response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const status = await gridspot(["provider", "status", "--api", api]);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toContain(
+        "The provider's operator API answered /v1/status with something unexpected.",
+      );
+      expect(status.stderr).toMatch(/peerId: Expected string, received number/);
+      const redeem = await gridspot(["provider", "redeem", "--api", api], { GRIDSPOT_ADMIN_TOKEN: TOKEN });
+      expect(redeem.code).toBe(1);
+      expect(redeem.stderr).toContain("The provider's operator API answered 503: the chain is away");
+    } finally {
+      server.close();
+    }
   });
 
   it("provider redeem says what it did, and asks for the admin token in words", async () => {

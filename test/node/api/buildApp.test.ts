@@ -15,7 +15,7 @@ const TOKEN = "s3cret-admin-token-0123456789";
 const SUBMITTER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 const BIG = 2n ** 70n + 1n;
 const HASH = `0x${"ab".repeat(32)}` as const;
-const TX = `0x${"cd".repeat(32)}`;
+const TX = `0x${"cd".repeat(32)}` as const;
 
 let dir: string;
 let store: Store;
@@ -109,7 +109,12 @@ beforeEach(async () => {
     },
     redeem: async () => {
       redeemCalls++;
-      return { redeemed: [{ channelId: 7n, amount: BIG }] };
+      return {
+        txHash: TX,
+        vouchers: [
+          { channelId: 7n, cumulativeAmount: BIG, signature: "0x02", jobId: "job-done-01", noteSeq: 1 },
+        ],
+      };
     },
     adminToken: TOKEN,
   });
@@ -272,7 +277,20 @@ describe("operator API", () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toEqual({ result: { redeemed: [{ channelId: "7", amount: BIG.toString() }] } });
+    expect(ok.json()).toEqual({
+      result: {
+        txHash: TX,
+        vouchers: [
+          {
+            channelId: "7",
+            cumulativeAmount: BIG.toString(),
+            signature: "0x02",
+            jobId: "job-done-01",
+            noteSeq: 1,
+          },
+        ],
+      },
+    });
     expect(redeemCalls).toBe(1);
   });
 
@@ -294,7 +312,15 @@ describe("operator API", () => {
     ["not configured", undefined],
     ["configured empty", ""],
   ])("POST /v1/redeem is off when the admin token is %s", async (_name, adminToken) => {
-    const open = buildApp({ store, status: () => ({}), redeem: async () => redeemCalls++, adminToken });
+    const open = buildApp({
+      store,
+      status: () => ({}),
+      redeem: async () => {
+        redeemCalls++;
+        return undefined;
+      },
+      adminToken,
+    });
     try {
       for (const headers of [
         {},
@@ -308,6 +334,48 @@ describe("operator API", () => {
       expect(redeemCalls).toBe(0);
     } finally {
       await open.close();
+    }
+  });
+
+  it("answers 500, never a half-formed answer, when the node's status does not match its schema", async () => {
+    for (const status of [
+      { provider: "0xnot-an-address" },
+      { rates: [{ meter: "gpu_ms", price: "-1", per: "1" }] },
+      { runningJobs: "two" },
+    ]) {
+      const broken = buildApp({
+        store,
+        status: () => status as never,
+        redeem: async () => undefined,
+        adminToken: TOKEN,
+      });
+      try {
+        const response = await broken.inject({ method: "GET", url: "/v1/status" });
+        expect(response.statusCode, JSON.stringify(status)).toBe(500);
+        expect(response.json()).toEqual({ error: "internal", message: "internal error" });
+      } finally {
+        await broken.close();
+      }
+    }
+  });
+
+  it("answers 500 when what the redeemer sent does not match its schema", async () => {
+    const broken = buildApp({
+      store,
+      status: () => ({}),
+      redeem: async () => ({ txHash: "0x12", vouchers: [] }) as never,
+      adminToken: TOKEN,
+    });
+    try {
+      const response = await broken.inject({
+        method: "POST",
+        url: "/v1/redeem",
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(response.statusCode).toBe(500);
+      expect(response.body).not.toContain("0x12");
+    } finally {
+      await broken.close();
     }
   });
 

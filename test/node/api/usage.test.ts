@@ -139,6 +139,15 @@ describe("POST /v1/usage", () => {
     [{ events: [event(0), event(1, "5", { quantiy: "5" })] }, 1, "unknown field quantiy"],
     [{ events: [event(0, "1", { time: 1.5 })] }, 0, "time must be a non-negative integer"],
     [{ events: [null] }, 0, "not an object"],
+    [
+      { events: [event(0), event(1, "12345678901234567890")] },
+      1,
+      "quantity must be a non-negative integer as a decimal string of at most 19 digits",
+    ],
+    [{ events: [event(0, "1.5")] }, 0, "quantity must be a non-negative integer as a decimal string"],
+    [{ events: [event(0), { ...event(1), time: undefined }] }, 1, "time must be a non-negative integer"],
+    [{ events: [event(0, "1", { gpuClass: "" })] }, 0, "gpuClass must be a non-empty string when present"],
+    [{ events: [event(0, "1", { source: "" })] }, 0, "empty source"],
   ])(
     "refuses a batch with an invalid event, naming its index, and writes nothing of it (%#)",
     async (body, index, problem) => {
@@ -194,6 +203,19 @@ describe("POST /v1/usage", () => {
       "events[0]: job job-usage-1 is completed: usage is taken only while it runs",
     );
     expect(usageTotals(store, "job-usage-1")).toEqual({ tokens: 10n });
+  });
+
+  it("refuses a body that is not a batch in words, with no index", async () => {
+    for (const [body, message] of [
+      [{ events: [event(0)], extra: 1 }, "unknown field extra"],
+      [{ events: "all of them" }, "events must be an array"],
+      [[event(0)], "the body must be a JSON object {events: [...]}"],
+    ] as const) {
+      const response = await post(body);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: "bad-request", message, index: null });
+    }
+    expect(rows()).toBe(0);
   });
 
   it("takes 1,000 events in one request and refuses 1,001", async () => {
