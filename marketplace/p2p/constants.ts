@@ -90,3 +90,29 @@ export const DISCOVERY_DIAL_BACKOFF_MS = 15_000;
 export const RANDOM_WALK_TIMEOUT_MS = 5_000;
 /** How long createHost waits for each bootstrap peer before going on without it. */
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000;
+
+/**
+ * The endpoints' data plane (DESIGN §12): HTTP requests from the payer's gateway to a provider's
+ * proxy. One request and its response at a time on a stream, which then carries the next request
+ * (keep-alive): opening a stream costs a multistream negotiation (1–3 ms here), reusing one costs
+ * nothing. Frames are binary (see `httpFrames.ts`): heads as JSON, bodies as raw bytes.
+ */
+export const HTTP_PROTOCOL = "/gridspot/http/1.0.0";
+/** A request or response head (method, path, headers or status, headers) as encoded, at most. */
+export const HTTP_MAX_HEAD_BYTES = 64 * 1024;
+/** Body bytes in one frame; a bigger chunk is sent as several frames. */
+export const HTTP_MAX_CHUNK_BYTES = 64 * 1024;
+/** One frame on the stream, its type byte included. */
+export const HTTP_MAX_FRAME_BYTES = Math.max(HTTP_MAX_HEAD_BYTES, HTTP_MAX_CHUNK_BYTES) + 1;
+/** A request body, unless the endpoint says less: above it the gateway answers 413. */
+export const HTTP_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
+/** A response body, unless the endpoint says less: above it the request fails with 502. */
+export const HTTP_MAX_RESPONSE_BODY_BYTES = 256 * 1024 * 1024;
+/** Streams of the protocol open at once on one connection, each way: requests in flight plus idle. */
+export const HTTP_MAX_STREAMS = 512;
+/** The proxy closes a stream that has carried no request for this long. */
+export const HTTP_STREAM_IDLE_TIMEOUT_MS = 60_000;
+/** The gateway closes a pooled stream idle this long: before the proxy would, so neither races. */
+export const HTTP_POOL_IDLE_TIMEOUT_MS = 30_000;
+/** How long the gateway waits for a response head (cold start and queue included) or a body frame. */
+export const HTTP_RESPONSE_TIMEOUT_MS = 300_000;
