@@ -2,8 +2,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { agentRequest } from "../../agent/agentClient.ts";
 import { agentFiles, runningAgent } from "../../agent/agentFiles.ts";
 import { agentStatusAnswer } from "../../agent/agentRequests.ts";
-import { runAgent } from "../../agent/runAgent.ts";
-import { startAgentProcess } from "../../agent/startAgentProcess.ts";
 import { ownerAlive } from "../../client/processOwner.ts";
 import { BaseError } from "../../errors/base.ts";
 import { formatDuration } from "../format.ts";
@@ -30,6 +28,8 @@ function globalArgs(o: GlobalOptions): string[] {
 export async function agentStart(o: GlobalOptions, flags: { foreground?: boolean }): Promise<CommandResult> {
   const files = agentFiles(o.dataDir);
   if (flags.foreground === true) {
+    // Loaded only here: the agent pulls in libp2p and the chain; `status` and `stop` need neither.
+    const { runAgent } = await import("../../agent/runAgent.ts");
     const left = await runAgent(
       {
         dataDir: o.dataDir,
@@ -50,6 +50,7 @@ export async function agentStart(o: GlobalOptions, flags: { foreground?: boolean
     };
   // The wallet is checked here first: a wrong password is said now, not in the agent's log.
   await loadCliAccount(o);
+  const { startAgentProcess } = await import("../../agent/startAgentProcess.ts");
   const status = await startAgentProcess({ dataDir: o.dataDir, globalArgs: globalArgs(o) });
   return {
     json: { running: true, pid: status.pid, started: true, address: status.address, jobs: status.jobs },
