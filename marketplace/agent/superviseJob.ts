@@ -3,7 +3,6 @@ import type { Submitter } from "../client/createSubmitter.ts";
 import { recordJobEnd, recordJobRefused } from "../client/recordJobEnd.ts";
 import { JobRefusedError, type JobResult } from "../client/runJobClient.ts";
 import { type JobSession, runJobSession } from "../client/runJobSession.ts";
-import { updateSubmitterJob } from "../client/submitterStore.ts";
 import type { Logger } from "../log/createLogger.ts";
 import { attachState } from "./attachState.ts";
 
@@ -54,7 +53,6 @@ export function superviseJob(
         if (o.stopping.aborted) return;
         if (attach !== undefined && error instanceof JobRefusedError) {
           // The provider no longer knows the job (it restarted, or ended it long ago and forgot).
-          updateSubmitterJob(submitter.store, jobId, { reason: error.shortMessage });
           await recordJobEnd(submitter, {
             jobId,
             channelId,

@@ -1,29 +1,23 @@
-import type { Agreement } from "../messages/agreement.ts";
-import type { Envelope } from "../messages/envelope.ts";
-import type { JobSpec } from "../messages/job.ts";
-import type { MaxUsage } from "../messages/order.ts";
-import type { LocalFile } from "../transfer/localInputManifest.ts";
 import { createBudgetAlerts } from "./budgetAlerts.ts";
 import type { Submitter } from "./createSubmitter.ts";
 import { createJobLogFiles } from "./jobLogFiles.ts";
 import { type JobEvents, type JobResult, type RunJobClientParameters, runJobClient } from "./runJobClient.ts";
 
 /** A job whose agreement is signed and whose channel is funded: what it takes to run (or re-attach). */
-export type JobSession = {
-  jobId: string;
-  agreement: Agreement;
-  signatures: { provider: Envelope; submitter: Envelope };
-  providerAddrs: string[];
-  channelId: bigint;
-  channelBase: bigint;
-  budget: bigint;
-  maxUsage?: MaxUsage | undefined;
-  spec: JobSpec;
-  inputs: readonly LocalFile[];
-  outputDir: string;
-  /** Attach again to the running job instead of starting it (see `runJobClient`). */
-  attach?: RunJobClientParameters["attach"];
-};
+export type JobSession = { jobId: string } & Pick<
+  RunJobClientParameters,
+  | "agreement"
+  | "signatures"
+  | "providerAddrs"
+  | "channelId"
+  | "channelBase"
+  | "budget"
+  | "maxUsage"
+  | "spec"
+  | "inputs"
+  | "outputDir"
+  | "attach"
+>;
 
 /**
  * One connection to the job's provider, with what every job gets around it: its logs appended to
