@@ -4,6 +4,8 @@
 // new stream attaches to the running job and gets what it missed exactly once, and the job carries
 // on. A forged attach changes nothing; an attach to an ended job gets its end; a payer that never
 // comes back gets its job ended once the wait is over.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +49,23 @@ const noteOf = (f: Of<"note">): DebitNote => debitNote.parse(JSON.parse(f.note.p
 const spec = (cpuMs: number, outputs: string[] = []) => ({
   command: process.execPath,
   args: ["-e", tickingScript(cpuMs)],
+  env: {},
+  outputs,
+});
+/** Ticks every 50 ms until a file named `release` appears in its work dir (20 s at most), then ends. */
+const releasedSpec = (outputs: string[]) => ({
+  command: process.execPath,
+  args: [
+    "-e",
+    [
+      'const fs=require("node:fs");let n=0;',
+      "const end=Date.now()+20000;",
+      "const t=setInterval(()=>{",
+      'console.log("tick "+n);if(n%5===0)console.error("err "+n);n++;',
+      'if(fs.existsSync("release")||Date.now()>end){clearInterval(t);fs.writeFileSync("result.txt","ticked "+n);console.log("done");}',
+      "},50);",
+    ].join(""),
+  ],
   env: {},
   outputs,
 });
@@ -135,11 +154,19 @@ describe("a payer attaching again to its job", () => {
   it("ends while its payer is away: the job waits for the payer, whose new stream gets the rest, the final note, the outputs and the end", async () => {
     const agreed = await payer.agree({ maxSuspendedS: 6 });
     const jobId = agreed.agreement.jobId;
-    const { held, stream: first } = await payer.start(agreed, spec(1_200, ["result.txt"]));
+    // The job ends when the test says so (a file in its work dir), not after some CPU time: it must
+    // end after the provider saw the stream go and before the grace period suspends it, whatever
+    // the machine's load.
+    const { held, stream: first } = await payer.start(agreed, releasedSpec(["result.txt"]));
     await first.next("note 1", (f) => f.type === "note" && noteOf(f).seq === 1);
     await waitFor("the voucher for note 1", () => (held.paid.has(1) ? true : undefined));
-    await sleep(100);
+    const streamsClosed = () => provider.log().match(/submitter stream (closed|lost)/g)?.length ?? 0;
+    const closedBefore = streamsClosed();
     first.abort();
+    await waitFor("the provider to see the stream go", () =>
+      streamsClosed() > closedBefore ? true : undefined,
+    );
+    await writeFile(join(provider.dataDir, "jobs", jobId, "release"), "");
     // The job ends within the grace period, not suspended; the provider waits for its payer.
     await waitFor(
       "the provider to wait for the payer",
