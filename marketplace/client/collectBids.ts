@@ -237,8 +237,19 @@ function checkAgreement(
   if ((a.minimumCharge ?? 0n) !== (bid.minimumCharge ?? 0n))
     return "a minimum charge the bid did not announce";
   // Self-reported meters follow from the card (selfReportedMeters): a provider may not widen them.
-  if ((a.selfReported ?? []).join(",") !== selfReportedMeters(bid.rates).join(","))
+  const endpoint = order.endpoint !== undefined;
+  if ((a.selfReported ?? []).join(",") !== selfReportedMeters(bid.rates, { endpoint }).join(","))
     return "self-reported meters other than the card's";
+  // An endpoint's terms: the order's replicas and the tolerance the bid asked for; none for a job.
+  if (
+    endpoint
+      ? a.endpoint?.minReplicas !== order.endpoint?.minReplicas ||
+        a.endpoint?.maxReplicas !== order.endpoint?.maxReplicas ||
+        bid.endpoint === undefined ||
+        a.endpoint?.meterToleranceMs !== bid.endpoint.meterToleranceMs
+      : a.endpoint !== undefined
+  )
+    return "endpoint terms differ from the order and bid";
   if (a.granularity !== bid.granularity || a.receiptIntervalMs !== bid.receiptIntervalMs)
     return "receipt terms";
   return undefined;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endpointTerms } from "./endpoint.ts";
 import { address, gpuClass, granularity, id, meter, peerIdText, pricing, rate, uint } from "./primitives.ts";
 
 /**
@@ -50,6 +51,8 @@ export const agreement = z.object({
     .min(0)
     .max(7 * 86_400)
     .optional(),
+  /** An endpoint's terms (DESIGN §12); absent for a batch job. */
+  endpoint: endpointTerms.optional(),
   /** Unix seconds: the job must start by then or the capacity is released. */
   startBy: z.number().int().positive(),
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endpointBid } from "./endpoint.ts";
 import { address, gpuClass, granularity, id, peerIdText, pricing, rate, uint } from "./primitives.ts";
 
 /** A provider's offer to run one order, sent on `/gridspot/bid/1.0.0`. */
@@ -18,6 +19,8 @@ export const bid = z.object({
   minimumCharge: uint.optional(),
   /** Unix seconds after which the provider no longer holds this price. */
   validUntil: z.number().int().positive(),
+  /** Present in a bid for an endpoint order (and only there). */
+  endpoint: endpointBid.optional(),
 });
 export type Bid = z.infer<typeof bid>;
 

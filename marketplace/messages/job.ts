@@ -2,6 +2,7 @@ import { z } from "zod";
 import { TransferError } from "../errors/transfer.ts";
 import { JOB_CHUNK_BYTES, MAX_JOB_FILES, MAX_JOB_PATH_CHARS } from "../p2p/constants.ts";
 import { agreement } from "./agreement.ts";
+import { endpointSpec } from "./endpoint.ts";
 import { envelope } from "./envelope.ts";
 import { jobPath } from "./jobPath.ts";
 import { id, imageRef, uint } from "./primitives.ts";
@@ -34,6 +35,8 @@ export const jobSpec = z.object({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(65_536)).default({}),
   /** Globs relative to the work dir (Node's fs.glob syntax). */
   outputs: z.array(workDirPath("output glob", 256)).max(64).default([]),
+  /** Serve the command as an HTTP endpoint (DESIGN §12) instead of running it to its end. */
+  endpoint: endpointSpec.optional(),
 });
 export type JobSpec = z.infer<typeof jobSpec>;
 

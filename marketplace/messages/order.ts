@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endpointOrder } from "./endpoint.ts";
 import { address, gpuClass, id, imageRef, peerIdText, rate, uint } from "./primitives.ts";
 
 export const requirements = z.object({
@@ -65,5 +66,7 @@ export const jobOrder = z.object({
     .min(0)
     .max(7 * 86_400)
     .optional(),
+  /** An endpoint, not a batch job: its replicas (the requirements are for all of them). */
+  endpoint: endpointOrder.optional(),
 });
 export type JobOrder = z.infer<typeof jobOrder>;

@@ -54,6 +54,16 @@ export function checkJobStart(parameters: {
       message: `the channel's redemption window ends before the job could (at ${channel.deadline})`,
     };
   }
+  // An endpoint agreement runs an endpoint spec, and a job agreement a job: the terms priced differ.
+  if ((start.spec.endpoint === undefined) !== (agreement.endpoint === undefined)) {
+    return {
+      code: "endpoint-mismatch",
+      message:
+        agreement.endpoint === undefined
+          ? "the start serves an endpoint but the agreement is for a batch job"
+          : "the agreement is for an endpoint but the start has no endpoint spec",
+    };
+  }
   const inputBytes = start.inputs.reduce((sum, f) => sum + f.size, 0);
   if (inputBytes > maxInputBytes) {
     return {
