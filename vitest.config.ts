@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     maxWorkers: 2,
+    // Payer agents started by tests take a free port for their endpoint gateway, never 8788.
+    env: { GRIDSPOT_GATEWAY_PORT: "0" },
     reporters: ["default", "./test/support/skipSummary.ts"],
   },
 });

@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import Docker from "dockerode";
 import type { LocalAccount } from "viem";
 import { registerProvider } from "../marketplace/chain/actions/registerProvider.ts";
 import { providerRegistryAbi } from "../marketplace/chain/artifacts.generated.ts";
@@ -16,13 +17,20 @@ import { createBidEngine } from "./bid/bidEngine.ts";
 import { Capacity } from "./bid/capacity.ts";
 import type { ProviderConfig } from "./config/providerConfig.ts";
 import { takeSecretsFromEnv } from "./config/takeSecretsFromEnv.ts";
+import { createEndpointProxy } from "./endpoint/createEndpointProxy.ts";
+import { cleanupReplicaOrphans } from "./endpoint/docker/cleanupReplicaOrphans.ts";
+import { createDockerReplicaLauncher } from "./endpoint/docker/createDockerReplicaLauncher.ts";
+import { pickEndpointRuntime } from "./endpoint/pickEndpointRuntime.ts";
+import type { DockerReplicaOptions, EndpointServing } from "./endpoint/startEndpointJob.ts";
 import { createJobService } from "./job/jobService.ts";
 import { createAdvertiser } from "./offer/advertiser.ts";
 import { createPricingEngine } from "./pricing/createPricingEngine.ts";
-import { ratesForJob } from "./pricing/rates.ts";
+import { endpointRates, ratesForJob } from "./pricing/rates.ts";
 import { createGpuUsageReader } from "./resources/createGpuUsageReader.ts";
 import { gpuPreflight } from "./resources/gpuPreflight.ts";
 import { createJobRuntimes, type JobRuntimes } from "./run/createJobRuntimes.ts";
+import { dockerGpuSupport } from "./run/docker/dockerGpuSupport.ts";
+import { imagePolicyFromConfig } from "./run/docker/imagePolicyFromConfig.ts";
 import { createRedemptionQueue } from "./settle/createRedemptionQueue.ts";
 import { reconcile } from "./settle/reconcile.ts";
 import { createChannelWatcher } from "./settle/watchChannels.ts";
@@ -94,6 +102,16 @@ export async function startProvider(
   // Containers and cgroups a crashed run left behind go before any capacity is offered again.
   const orphans = await runtimes.cleanupOrphans();
   if (orphans > 0) logger.warn("removed what an earlier run left behind", { orphans });
+  // So do the endpoint replicas (containers and their networks) a crashed run left.
+  const docker =
+    runtimes.docker === undefined ? undefined : new Docker({ socketPath: config.runtime.docker.socketPath });
+  if (docker !== undefined) {
+    const replicaOrphans = await cleanupReplicaOrphans(docker, account.address).catch((error: Error) => {
+      logger.warn("endpoint replicas left by an earlier run not removed", { error: error.message });
+      return 0;
+    });
+    if (replicaOrphans > 0) logger.warn("removed endpoint replicas an earlier run left", { replicaOrphans });
+  }
   // GPUs are offered only where a runtime can hand them to jobs (Docker needs the NVIDIA Container
   // Toolkit or CDI specs); otherwise the node offers its CPUs and says why.
   const gpuReach = runtimes.gpus();
@@ -146,6 +164,19 @@ export async function startProvider(
   });
   const peerId = host.peerId.toString();
   await ensureRegistered();
+  // Endpoints (DESIGN §12): one proxy on the node's host serves every endpoint agreement's replicas.
+  const endpointProxy = createEndpointProxy({ host, logger: logger.child("endpoint") });
+  const endpoints: EndpointServing = {
+    proxy: endpointProxy,
+    processReplicas: config.endpoints.processReplicas,
+    dockerLauncher:
+      docker === undefined ? undefined : await dockerReplicaLauncher(docker, config, account.address),
+  };
+  if (config.endpoints.processReplicas) {
+    logger.warn(
+      "endpoints.processReplicas is on: plain-command endpoints run as local processes WITHOUT isolation (development only)",
+    );
+  }
 
   const gpuHour: Record<string, bigint> = {};
   for (const gpu of gpus)
@@ -210,6 +241,14 @@ export async function startProvider(
           const picked = runtimes.pick({ image, gpus });
           return typeof picked === "string" ? picked : undefined;
         },
+        endpoint: {
+          meterToleranceMs: config.endpoints.meterToleranceMs,
+          rates: endpointRates(config.pricing),
+          refuse: (image, gpusPerReplica) => {
+            const picked = pickEndpointRuntime(runtimes, { image, gpusPerReplica }, config.endpoints);
+            return typeof picked === "string" ? picked : undefined;
+          },
+        },
       }),
     },
     {
@@ -246,6 +285,7 @@ export async function startProvider(
       bidEngine,
       logger: logger.child("job"),
       runtimes,
+      endpoints,
       gpuUuid: (index) => resources.gpus.find((g) => g.index === index)?.uuid ?? String(index),
       onJobEnd: () => {
         if (config.redeem.onJobEnd) void redeemQuietly();
@@ -286,6 +326,7 @@ export async function startProvider(
     },
   );
 
+  await endpointProxy.start();
   await jobService.start();
   bidEngine.start();
   advertiser.start();
@@ -370,6 +411,7 @@ export async function startProvider(
       bidEngine.stop();
       channelWatcher.stop();
       await jobService.stop();
+      await endpointProxy.stop();
       await redeemer.stop();
       runtimes.stop();
       await app?.close();
@@ -377,4 +419,41 @@ export async function startProvider(
       store.close();
     },
   };
+}
+
+/**
+ * The node's launcher of endpoint replicas in Docker: each replica a container of the endpoint's
+ * image, locked down like a job's (the operator's user, pids and tmpfs limits and image policy; the
+ * GPUs reach it as they reach jobs), with its share of the agreement's cores, memory and GPUs.
+ */
+async function dockerReplicaLauncher(
+  docker: Docker,
+  config: ProviderConfig,
+  nodeLabel: string,
+): Promise<(p: DockerReplicaOptions) => ReturnType<typeof createDockerReplicaLauncher>> {
+  const { gpuMode } = config.runtime.docker;
+  const mode = gpuMode === "auto" ? (await dockerGpuSupport(docker)).mode : gpuMode;
+  const imagePolicy = imagePolicyFromConfig(config.runtime.docker);
+  return (p) =>
+    createDockerReplicaLauncher(
+      { docker },
+      {
+        endpointId: p.endpointId,
+        nodeLabel,
+        image: p.image,
+        port: p.spec.endpoint.port,
+        ...(p.spec.entrypoint === undefined ? {} : { entrypoint: p.spec.entrypoint }),
+        command: p.spec.command,
+        args: p.spec.args,
+        env: p.spec.env,
+        user: config.runtime.user,
+        cpuCores: p.share.cpuCores,
+        memMiB: p.share.memMiB,
+        pids: config.runtime.pidsLimit,
+        tmpfsMiB: config.runtime.docker.tmpfsMiB,
+        gpuMode: mode,
+        gpuUuids: p.gpuUuids,
+        imagePolicy,
+      },
+    );
 }

@@ -53,6 +53,8 @@ export const agentStatusAnswer = z.object({
   address: z.string(),
   peerId: z.string(),
   jobs: z.array(z.string()),
+  /** Where the endpoint gateway listens (`http://127.0.0.1:8788`); null when it does not. */
+  gatewayUrl: z.string().nullable(),
 });
 export type AgentStatusAnswer = z.infer<typeof agentStatusAnswer>;
 

@@ -1,18 +1,25 @@
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { LocalAccount } from "viem";
 import { createSubmitter, type SubmitterSettings } from "../client/createSubmitter.ts";
+import type { JobSession } from "../client/runJobSession.ts";
 import { storedAgreement } from "../client/storedAgreement.ts";
 import { placeJob } from "../client/submitJob.ts";
 import { listDetachedRunningJobs } from "../client/submitterStore.ts";
+import { DEFAULT_GATEWAY_PORT } from "../endpoint/constants.ts";
 import type { Logger } from "../log/createLogger.ts";
 import { jobSpec } from "../messages/job.ts";
 import { maxUsage } from "../messages/order.ts";
 import type { AgentStatusAnswer, AgentSubmitAnswer, AgentSubmitRequest } from "./agentRequests.ts";
 import { attachState } from "./attachState.ts";
+import { createEndpoints } from "./createEndpoints.ts";
+import type { AgentDeployRequest } from "./endpointRequests.ts";
 import { type SupervisedJob, superviseJob } from "./superviseJob.ts";
 
 /** How long the agent waits for a provider's redeem transaction after a job ends (for `job status`). */
 const REDEEM_WAIT_MS = 30_000;
+/** How long `stop` waits for the jobs to drop their streams before it stops the host under them. */
+const STOP_WAIT_MS = 5_000;
 
 export type Agent = Awaited<ReturnType<typeof createAgent>>;
 
@@ -22,7 +29,13 @@ export type Agent = Awaited<ReturnType<typeof createAgent>>;
  * keeps their logs and outputs in the data dir), and on start attaches again to every detached job
  * the store says is still running: after `agent stop`, a crash or a SIGKILL, nothing is lost.
  */
-export async function createAgent(p: { settings: SubmitterSettings; account: LocalAccount; logger: Logger }) {
+export async function createAgent(p: {
+  settings: SubmitterSettings;
+  account: LocalAccount;
+  logger: Logger;
+  /** Where the endpoint gateway listens on 127.0.0.1 (DEFAULT_GATEWAY_PORT; 0 picks a free port). */
+  gatewayPort?: number | undefined;
+}) {
   const { logger } = p;
   const submitter = await createSubmitter(p.settings, p.account);
   const { host } = await submitter.network();
@@ -31,11 +44,15 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
   const startedAt = Date.now();
   const outputDir = join(p.settings.dataDir, "outputs");
 
-  const supervise = (session: Parameters<typeof superviseJob>[1]) => {
+  const supervise = (
+    session: Parameters<typeof superviseJob>[1],
+    extra: Pick<Parameters<typeof superviseJob>[2], "observe" | "onNote" | "onEnded"> = {},
+  ) => {
     const job = superviseJob(submitter, session, {
       stopping: stopping.signal,
       logger,
       redeemWaitMs: REDEEM_WAIT_MS,
+      ...extra,
     });
     jobs.set(session.jobId, job);
     void job.done
@@ -43,13 +60,18 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
         logger.error("job supervision failed", { jobId: session.jobId, error: error.message }),
       )
       .finally(() => jobs.delete(session.jobId));
+    return job;
   };
+  const endpoints = await createEndpoints(
+    { submitter, host, logger, supervise },
+    { gatewayPort: p.gatewayPort ?? DEFAULT_GATEWAY_PORT },
+  );
 
   // Every detached job still running when the last agent went away: attach again.
   for (const job of listDetachedRunningJobs(submitter.store)) {
     try {
       const { agreement, signatures } = storedAgreement(job.jobId, job.agreement);
-      supervise({
+      const session: JobSession = {
         jobId: job.jobId,
         agreement,
         signatures,
@@ -62,7 +84,9 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
         inputs: [],
         outputDir: job.outputsDir ?? outputDir,
         attach: attachState(submitter.store, job.jobId),
-      });
+      };
+      if (job.endpointId === null) supervise(session);
+      else endpoints.resume(job.endpointId, session);
       logger.info("attaching again to a running job", { jobId: job.jobId, provider: job.provider });
     } catch (error) {
       logger.error("cannot resume job", { jobId: job.jobId, error: (error as Error).message });
@@ -71,6 +95,9 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
 
   return {
     submitter,
+    endpoints,
+    /** Deploys an endpoint (one job per provider) and routes it through the gateway. */
+    deploy: (request: AgentDeployRequest) => endpoints.deploy(request, outputDir),
     /** Places the job (auction, agreement, channel) and runs it here; answers once it is placed. */
     async submit(request: AgentSubmitRequest): Promise<AgentSubmitAnswer> {
       const placed = await placeJob(submitter, {
@@ -119,6 +146,7 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
         address: submitter.account.address,
         peerId: host.peerId.toString(),
         jobs: [...jobs.keys()],
+        gatewayUrl: endpoints.url,
       };
     },
     /**
@@ -127,8 +155,10 @@ export async function createAgent(p: { settings: SubmitterSettings; account: Loc
      */
     async stop(): Promise<void> {
       stopping.abort();
-      await host.stop();
-      await Promise.allSettled([...jobs.values()].map((j) => j.done));
+      await endpoints.stop();
+      // Each job drops its stream at the signal; the host stops after them, in `submitter.close`
+      // (the offer feed and bid collector first: they are the host's pubsub's users).
+      await Promise.race([Promise.allSettled([...jobs.values()].map((j) => j.done)), sleep(STOP_WAIT_MS)]);
       await submitter.close();
     },
   };

@@ -23,7 +23,11 @@ export class AgentRunningError extends BaseError {
  * job, removes the pid file and the socket.
  * @returns the jobs left running on their providers.
  */
-export async function runAgent(settings: SubmitterSettings, account: LocalAccount): Promise<number> {
+export async function runAgent(
+  settings: SubmitterSettings,
+  account: LocalAccount,
+  o: { gatewayPort?: number | undefined } = {},
+): Promise<number> {
   const files = agentFiles(settings.dataDir);
   if (Buffer.byteLength(files.socket) > MAX_SOCKET_PATH_BYTES)
     throw new UsageError(`The data dir path is too long for the agent's socket: ${files.socket}`, {
@@ -49,7 +53,7 @@ export async function runAgent(settings: SubmitterSettings, account: LocalAccoun
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   try {
-    const agent = await createAgent({ settings, account, logger });
+    const agent = await createAgent({ settings, account, logger, gatewayPort: o.gatewayPort });
     const app = buildAgentApp(agent);
     try {
       await rm(files.socket, { force: true });
@@ -61,6 +65,7 @@ export async function runAgent(settings: SubmitterSettings, account: LocalAccoun
         address: status.address,
         peerId: status.peerId,
         socket: files.socket,
+        gateway: status.gatewayUrl,
         jobs: status.jobs.length,
       });
       await stopped.promise;

@@ -25,6 +25,8 @@ export async function startAgentProcess(p: {
   dataDir: string;
   /** The global flags to run it with (`--rpc-url …`): the same chain, network and data dir. */
   globalArgs: string[];
+  /** Flags of `agent start` itself (e.g. `--gateway-port 8788`). */
+  startArgs?: string[] | undefined;
 }): Promise<AgentStatusAnswer> {
   const files = agentFiles(p.dataDir);
   await mkdir(p.dataDir, { recursive: true, mode: 0o700 });
@@ -32,7 +34,15 @@ export async function startAgentProcess(p: {
   const executable = resolve(process.argv[1] ?? "gridspot");
   const child = spawn(
     process.execPath,
-    [...process.execArgv, executable, ...p.globalArgs, "agent", "start", "--foreground"],
+    [
+      ...process.execArgv,
+      executable,
+      ...p.globalArgs,
+      "agent",
+      "start",
+      "--foreground",
+      ...(p.startArgs ?? []),
+    ],
     { detached: true, stdio: ["ignore", log, log], env: process.env },
   );
   closeSync(log);

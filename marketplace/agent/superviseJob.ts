@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Submitter } from "../client/createSubmitter.ts";
 import { recordJobEnd, recordJobRefused } from "../client/recordJobEnd.ts";
-import { JobRefusedError, type JobResult } from "../client/runJobClient.ts";
+import {
+  type JobEvents,
+  JobRefusedError,
+  type JobResult,
+  type RunJobClientParameters,
+} from "../client/runJobClient.ts";
 import { type JobSession, runJobSession } from "../client/runJobSession.ts";
 import type { Logger } from "../log/createLogger.ts";
 import { attachState } from "./attachState.ts";
@@ -27,7 +32,17 @@ export type SupervisedJob = {
 export function superviseJob(
   submitter: Submitter,
   session: JobSession,
-  o: { stopping: AbortSignal; logger: Logger; redeemWaitMs: number },
+  o: {
+    stopping: AbortSignal;
+    logger: Logger;
+    redeemWaitMs: number;
+    /** This side's own count for each note (an endpoint's gateway); see `runJobClient`. */
+    observe?: RunJobClientParameters["observe"];
+    /** Told of each note and what this side made of it (`accepted`, or why it was refused). */
+    onNote?: JobEvents["onNote"];
+    /** Told once the job's end is in the store (before the wait for the provider's redeem). */
+    onEnded?: (() => void) | undefined;
+  },
 ): SupervisedJob {
   const cancel = new AbortController();
   const { jobId, channelId } = session;
@@ -43,7 +58,9 @@ export function superviseJob(
           {
             signal: cancel.signal,
             detach: o.stopping,
+            observe: o.observe,
             events: {
+              ...(o.onNote === undefined ? {} : { onNote: o.onNote }),
               onStatus: (status, reason) => logger.info(`job ${status}`, { reason }),
               onAttached: (suspended, gap) => logger.info("attached", { suspended, ...gap }),
             },
@@ -69,7 +86,10 @@ export function superviseJob(
       if (o.stopping.aborted) return;
       if (result.status !== "lost" || cancel.signal.aborted || attempt >= ATTACH_RETRIES) {
         logger.info("job ended", { status: result.status, reason: result.reason });
-        await recordJobEnd(submitter, { jobId, channelId, result, redeemWaitMs: o.redeemWaitMs });
+        // recordJobEnd writes the end before its first await (the redeem wait): told right after.
+        const recorded = recordJobEnd(submitter, { jobId, channelId, result, redeemWaitMs: o.redeemWaitMs });
+        o.onEnded?.();
+        await recorded;
         return;
       }
       const waitMs = RETRY_BASE_MS * 2 ** attempt;

@@ -16,6 +16,7 @@ import {
   providerFrame,
 } from "../messages/job.ts";
 import type { MaxUsage } from "../messages/order.ts";
+import type { Meter } from "../messages/primitives.ts";
 import { type DebitNote, debitNote } from "../messages/receipt.ts";
 import { JOB_PROTOCOL, MAX_JOB_FRAME_BYTES } from "../p2p/constants.ts";
 import type { GridspotHost } from "../p2p/createHost.ts";
@@ -77,6 +78,12 @@ export type RunJobClientParameters = {
   caps?: SpendCaps;
   /** Budget alerts, raised as the job's signed amount grows. */
   alerts?: BudgetAlerts;
+  /**
+   * This side's own count of the meters it measures (an endpoint's gateway), for a note about to be
+   * checked: once it caught up with the note or the agreement's tolerance passed. A note above it is
+   * refused (see `verifyDebitNote`'s `observed`).
+   */
+  observe?: ((note: DebitNote) => Promise<Partial<Record<Meter, bigint>>>) | undefined;
   /**
    * Attach again to a job already started (the payer agent after a restart) instead of starting it:
    * the last note accepted, when it started by our clock, and the log bytes already held.
@@ -312,7 +319,9 @@ export async function runJobClient(p: RunJobClientParameters): Promise<JobResult
             continue;
           }
         }
+        const ownCount = await p.observe?.(note);
         const check = verifyDebitNote({
+          observed: ownCount,
           note,
           agreement,
           channelId: p.channelId,

@@ -31,6 +31,7 @@ export async function runJobSession(
     events?: JobEvents | undefined;
     signal?: AbortSignal | undefined;
     detach?: AbortSignal | undefined;
+    observe?: RunJobClientParameters["observe"];
   } = {},
 ): Promise<JobResult> {
   const { store, policy } = submitter;
@@ -77,6 +78,7 @@ export async function runJobSession(
       spec: session.spec,
       inputs: session.inputs,
       outputDir: session.outputDir,
+      observe: o.observe,
       events,
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       ...(o.detach === undefined ? {} : { detach: o.detach }),

@@ -59,6 +59,11 @@ export type SubmitJobParameters = {
   maxSuspendedS?: number | undefined;
   /** Run by the payer agent: the job is its own, not this process's (`job submit --detach`). */
   detached?: boolean | undefined;
+  /**
+   * An endpoint (DESIGN §12): its replicas go in the order (the requirements are for all of them),
+   * its id on the job's record; providers in `exclude` (already serving it) are not taken again.
+   */
+  endpoint?: { id: string; minReplicas: number; maxReplicas: number; exclude: readonly string[] } | undefined;
 };
 
 /** What `placeJob` needs: the order, and where the job's outputs will land. */
@@ -129,6 +134,9 @@ export async function placeJob(submitter: Submitter, p: PlaceJobParameters): Pro
     bidWindowMs: p.bidWindowMs,
     explain: p.explain,
     ...(p.maxSuspendedS === undefined ? {} : { maxSuspendedS: p.maxSuspendedS }),
+    ...(p.endpoint === undefined
+      ? {}
+      : { endpoint: { minReplicas: p.endpoint.minReplicas, maxReplicas: p.endpoint.maxReplicas } }),
   };
   bids.open(order);
   const signed = await signEnvelope(account, {
@@ -151,8 +159,9 @@ export async function placeJob(submitter: Submitter, p: PlaceJobParameters): Pro
   await sleep(p.bidWindowMs);
   const { bids: received, declines, refused } = bids.close(order.orderId);
   await Promise.race([reputationRead, sleep(REPUTATION_WAIT_MS)]);
+  const excluded = new Set(p.endpoint?.exclude.map((a) => a.toLowerCase()) ?? []);
   const ranked = scoreBids(
-    received,
+    received.filter((b) => !excluded.has(b.bid.provider.toLowerCase())),
     p.requirements,
     (provider) => submitter.reputation.of(provider).score,
     p.maxUsage,
@@ -188,6 +197,9 @@ export async function placeJob(submitter: Submitter, p: PlaceJobParameters): Pro
     const open = openBids.get(other.bid);
     if (i !== winnerIndex && open !== undefined) await bids.pass(order, open);
   }
+  // Providers that serve this endpoint already hold no capacity for it any longer than this.
+  for (const open of received)
+    if (excluded.has(open.bid.provider.toLowerCase())) await bids.pass(order, open);
   const explanation = summarizeDeclines({ bids: received.length, declines, backedOut, failed, refused });
   if (p.explain || accepted === undefined) progress(explanation.text);
   if (accepted === undefined) {
@@ -232,6 +244,7 @@ export async function placeJob(submitter: Submitter, p: PlaceJobParameters): Pro
     maxUsage: Object.fromEntries(Object.entries(p.maxUsage ?? {}).map(([k, v]) => [k, String(v)])),
     outputsDir: p.outputDir,
     providerAddrs: winner?.bid.addrs ?? [],
+    ...(p.endpoint === undefined ? {} : { endpointId: p.endpoint.id }),
   });
   const session: JobSession = {
     jobId,

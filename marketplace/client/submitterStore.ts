@@ -116,6 +116,16 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN provider_addrs TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 6,
+    name: "endpoints",
+    // An endpoint (DESIGN §12) is one job per provider serving it, all with its id: the agent's
+    // gateway routes `/e/<endpoint id>/…` to the running ones.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN endpoint_id TEXT;
+      CREATE INDEX jobs_by_endpoint ON jobs (endpoint_id) WHERE endpoint_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** The owner recorded for the payer agent's jobs: no CLI process owns them. */
@@ -244,6 +254,8 @@ export type SubmitterJob = {
   providerAddrs: string[];
   /** The process running the job (`pid-starttime`), or AGENT_OWNER for the payer agent's. */
   owner: string | null;
+  /** The endpoint this job serves (one job per provider of it); null for a batch job. */
+  endpointId: string | null;
 };
 
 type JobRow = {
@@ -276,6 +288,7 @@ type JobRow = {
   outputs_fetched_at: number | null;
   provider_addrs: string;
   owner: string | null;
+  endpoint_id: string | null;
 };
 
 const toJob = (r: JobRow): SubmitterJob => ({
@@ -307,6 +320,7 @@ const toJob = (r: JobRow): SubmitterJob => ({
   outputsFetchedAt: r.outputs_fetched_at,
   providerAddrs: JSON.parse(r.provider_addrs) as string[],
   owner: r.owner,
+  endpointId: r.endpoint_id,
 });
 
 export function insertSubmitterJob(
@@ -315,12 +329,12 @@ export function insertSubmitterJob(
     SubmitterJob,
     "jobId" | "provider" | "channelId" | "channelBase" | "agreement" | "spec" | "budget" | "createdAt"
   > &
-    Partial<Pick<SubmitterJob, "detached" | "maxUsage" | "outputsDir" | "providerAddrs">>,
+    Partial<Pick<SubmitterJob, "detached" | "maxUsage" | "outputsDir" | "providerAddrs" | "endpointId">>,
 ): void {
   store.db
     .prepare(
-      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at, owner, detached, max_usage, outputs_dir, provider_addrs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (job_id, provider, channel_id, channel_base, agreement, spec, budget, status, reason, amount, usage, created_at, owner, detached, max_usage, outputs_dir, provider_addrs, endpoint_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '0', '{}', ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       job.jobId,
@@ -336,6 +350,7 @@ export function insertSubmitterJob(
       JSON.stringify(job.maxUsage ?? {}),
       job.outputsDir ?? null,
       JSON.stringify(job.providerAddrs ?? []),
+      job.endpointId ?? null,
     );
 }
 
@@ -403,6 +418,26 @@ export function listDetachedRunningJobs(store: Store): SubmitterJob[] {
       .prepare("SELECT * FROM jobs WHERE detached = 1 AND status = 'running' ORDER BY created_at")
       .all() as JobRow[]
   ).map(toJob);
+}
+
+/** The jobs of one endpoint (every provider it was placed with, oldest first). */
+export function listEndpointJobs(store: Store, endpointId: string): SubmitterJob[] {
+  return (
+    store.db
+      .prepare("SELECT * FROM jobs WHERE endpoint_id = ? ORDER BY created_at")
+      .all(endpointId) as JobRow[]
+  ).map(toJob);
+}
+
+/** Every endpoint's id, the newest first. */
+export function listEndpointIds(store: Store, limit = 50): string[] {
+  return (
+    store.db
+      .prepare(
+        "SELECT endpoint_id FROM jobs WHERE endpoint_id IS NOT NULL GROUP BY endpoint_id ORDER BY MAX(created_at) DESC LIMIT ?",
+      )
+      .all(limit) as { endpoint_id: string }[]
+  ).map((r) => r.endpoint_id);
 }
 
 export function listSubmitterJobs(store: Store, limit = 50): SubmitterJob[] {

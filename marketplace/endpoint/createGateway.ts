@@ -10,18 +10,26 @@ import {
   HTTP_RESPONSE_TIMEOUT_MS,
 } from "../p2p/constants.ts";
 import { DEFAULT_GATEWAY_HOSTNAME, DEFAULT_GATEWAY_PORT, GATEWAY_DIAL_TIMEOUT_MS } from "./constants.ts";
+import { createProviderHealth } from "./createProviderHealth.ts";
 import { createStreamPool, type PooledStream } from "./createStreamPool.ts";
 import type { TokenSource } from "./createTokenCounter.ts";
 import { createUsageMeter, type UsageMeter, type UsageSnapshot } from "./createUsageMeter.ts";
 import { forwardedHeaders } from "./forwardedHeaders.ts";
 import { forwardRequest } from "./forwardRequest.ts";
+import { readSmallBody } from "./readSmallBody.ts";
 import { replyError } from "./replyError.ts";
+import { teeMeter } from "./teeMeter.ts";
 
 /** A provider serving replicas of an endpoint. */
 export type GatewayProvider = {
   peerId: PeerId;
   /** Where to dial it, when the host does not know yet (the agreement's addresses). */
   addrs?: readonly Multiaddr[] | undefined;
+  /**
+   * The id this provider serves the endpoint under (its agreement's job id), sent in each request
+   * head; default the route's id.
+   */
+  remoteId?: string | undefined;
 };
 
 /** An endpoint the gateway routes: `/e/<id>/…` goes to one of its providers. */
@@ -33,6 +41,11 @@ export type GatewayRoute = {
   /** Default HTTP_MAX_REQUEST_BODY_BYTES / HTTP_MAX_RESPONSE_BODY_BYTES. */
   maxRequestBodyBytes?: number | undefined;
   maxResponseBodyBytes?: number | undefined;
+  /**
+   * Why the endpoint takes no request while it has no provider (its budget spent, deleted): the
+   * status and words its callers get, e.g. 402 `budget-reached`. Default 502 `provider-unreachable`.
+   */
+  closed?: { status: number; code: string; message: string } | undefined;
 };
 
 export type GatewayComponents = {
@@ -61,6 +74,8 @@ export type Gateway = {
   removeEndpoint(id: string): void;
   /** What this gateway counted for the endpoint, on its own observations. */
   usage(id: string): UsageSnapshot | undefined;
+  /** What it counted for the endpoint's requests sent to one provider (checked against its notes). */
+  providerUsage(id: string, peerId: string): UsageSnapshot | undefined;
 };
 
 const PATH = /^\/e\/([A-Za-z0-9_-]{1,64})(\/[^?#]*)?(\?[^#]*)?$/;
@@ -84,6 +99,10 @@ export function createGateway(
 ): Gateway {
   const routes = new Map<string, GatewayRoute>();
   const meters = new Map<string, UsageMeter>();
+  const providerMeters = new Map<string, UsageMeter>();
+  const health = createProviderHealth();
+  /** Requests sent to each provider and not yet over, from this gateway. */
+  const inFlight = new Map<string, number>();
   const pool = createStreamPool({ host: components.host });
   const responseTimeoutMs = parameters.responseTimeoutMs ?? HTTP_RESPONSE_TIMEOUT_MS;
   const dialTimeoutMs = parameters.dialTimeoutMs ?? GATEWAY_DIAL_TIMEOUT_MS;
@@ -133,45 +152,85 @@ export function createGateway(
     }
     const head: HttpRequestHead = parsed.data;
 
-    // The provider with the fewest requests in flight first; the next when one cannot be reached.
+    if (route.providers.length === 0) {
+      const closed = route.closed ?? {
+        status: 502,
+        code: "provider-unreachable",
+        message: `endpoint ${endpoint} has no provider`,
+      };
+      return replyError(res, closed.status, closed.code, closed.message);
+    }
+    // A small body is read first: the request can then go to another provider when one fails
+    // before answering. A larger (or chunked) one streams through, tried on one provider only.
+    const body = await readSmallBody(req, declared);
+    if (body === "caller-gone") return;
+
+    // Providers that answer first, the fewest requests in flight from here first; those that failed
+    // lately (health) only after them. Each is tried until one answers.
+    const now = Date.now();
     const providers = [...route.providers].sort(
-      (a, b) => pool.busy(a.peerId.toString()) - pool.busy(b.peerId.toString()),
+      (a, b) =>
+        Number(health.downUntil(a.peerId.toString()) > now) -
+          Number(health.downUntil(b.peerId.toString()) > now) ||
+        (inFlight.get(a.peerId.toString()) ?? 0) - (inFlight.get(b.peerId.toString()) ?? 0),
     );
     const failures: string[] = [];
-    let pooled: PooledStream | undefined;
-    for (const provider of providers) {
+    for (const [i, provider] of providers.entries()) {
+      const peer = provider.peerId.toString();
+      // Counted from the choice on (before any await): requests arriving together spread out.
+      inFlight.set(peer, (inFlight.get(peer) ?? 0) + 1);
+      const done = () => inFlight.set(peer, (inFlight.get(peer) ?? 1) - 1);
+      let pooled: PooledStream;
       try {
         pooled = await pool.acquire(provider.peerId, { timeoutMs: dialTimeoutMs, addrs: provider.addrs });
-        break;
       } catch (error) {
-        failures.push(`${provider.peerId.toString()}: ${(error as Error).message.split("\n")[0]}`);
+        const why = (error as Error).message.split("\n")[0] ?? "";
+        health.failed(peer, why);
+        failures.push(`${peer}: ${why}`);
+        done();
+        continue;
       }
-    }
-    if (pooled === undefined) {
-      logger.warn("no provider reachable", { endpoint, failures });
-      return replyError(
+      const outcome = await forwardRequest({
+        req,
         res,
-        502,
-        "provider-unreachable",
-        providers.length === 0
-          ? `endpoint ${endpoint} has no provider`
-          : `no provider of endpoint ${endpoint} can be reached (${failures.join("; ")})`,
-      );
+        pooled,
+        head: provider.remoteId === undefined ? head : { ...head, endpoint: provider.remoteId },
+        tokens: route.tokens ?? { from: "usage" },
+        meter: teeMeter(meterOf(endpoint), providerMeterOf(endpoint, peer)),
+        maxRequestBodyBytes,
+        maxResponseBodyBytes: route.maxResponseBodyBytes ?? HTTP_MAX_RESPONSE_BODY_BYTES,
+        responseTimeoutMs,
+        logger,
+        ...(body === undefined ? {} : { body, retryable: i < providers.length - 1 }),
+      });
+      done();
+      if (outcome.reuse) pool.release(pooled);
+      else pool.discard(pooled, outcome.reason);
+      if (outcome.retry === undefined) {
+        if (outcome.reuse) health.answered(peer);
+        return;
+      }
+      health.failed(peer, outcome.retry);
+      failures.push(`${peer}: ${outcome.retry}`);
+      logger.info("request retried on another provider", { endpoint, peer, why: outcome.retry });
     }
-    const outcome = await forwardRequest({
-      req,
+    logger.warn("no provider reachable", { endpoint, failures });
+    return replyError(
       res,
-      pooled,
-      head,
-      tokens: route.tokens ?? { from: "usage" },
-      meter: meterOf(endpoint),
-      maxRequestBodyBytes,
-      maxResponseBodyBytes: route.maxResponseBodyBytes ?? HTTP_MAX_RESPONSE_BODY_BYTES,
-      responseTimeoutMs,
-      logger,
-    });
-    if (outcome.reuse) pool.release(pooled);
-    else pool.discard(pooled, outcome.reason);
+      502,
+      "provider-unreachable",
+      `no provider of endpoint ${endpoint} can be reached (${failures.join("; ")})`,
+    );
+  };
+
+  const providerMeterOf = (id: string, peer: string): UsageMeter => {
+    const key = `${id}\n${peer}`;
+    let meter = providerMeters.get(key);
+    if (meter === undefined) {
+      meter = createUsageMeter();
+      providerMeters.set(key, meter);
+    }
+    return meter;
   };
 
   const meterOf = (id: string): UsageMeter => {
@@ -225,5 +284,6 @@ export function createGateway(
       routes.delete(id);
     },
     usage: (id) => meters.get(id)?.snapshot(),
+    providerUsage: (id, peerId) => providerMeters.get(`${id}\n${peerId}`)?.snapshot(),
   };
 }

@@ -26,6 +26,12 @@ export type UsageSnapshot = {
   billableMs: Record<Granularity, bigint>;
   /** The sum of each request's own time in flight (ms, each rounded up): above `busyMs` when requests overlap. */
   requestMs: bigint;
+  /**
+   * Each request's own time billed on its own at each granularity, summed (for one GPU): never
+   * below what any split of these requests into busy periods bills — however the provider's
+   * replicas shared them, its periods nest inside these requests — so the payer's bound on a note.
+   */
+  requestBillableMs: Record<Granularity, bigint>;
   /** Requests in flight now, and the epoch ms the open busy period began (null when idle). */
   inFlight: number;
   busySince: number | null;
@@ -62,6 +68,7 @@ export function createUsageMeter(parameters: CreateUsageMeterParameters = {}): U
   let busyMs = 0n;
   let requestMs = 0n;
   const billableMs: Record<Granularity, bigint> = { ms: 0n, s: 0n, min: 0n };
+  const requestBillableMs: Record<Granularity, bigint> = { ms: 0n, s: 0n, min: 0n };
   let inFlight = 0;
   let busyStartNs = 0n;
   let busySince: number | null = null;
@@ -81,7 +88,11 @@ export function createUsageMeter(parameters: CreateUsageMeterParameters = {}): U
         if (ended) return;
         ended = true;
         const endNs = clock();
-        requestMs += ceilMs(endNs - startNs);
+        const ownMs = ceilMs(endNs - startNs);
+        requestMs += ownMs;
+        for (const granularity of GRANULARITIES) {
+          requestBillableMs[granularity] += billableGpuMs([ownMs], { granularity });
+        }
         inFlight -= 1;
         if (inFlight > 0) return;
         const ms = ceilMs(endNs - busyStartNs);
@@ -108,6 +119,7 @@ export function createUsageMeter(parameters: CreateUsageMeterParameters = {}): U
       busyMs,
       billableMs: { ...billableMs },
       requestMs,
+      requestBillableMs: { ...requestBillableMs },
       inFlight,
       busySince,
     }),

@@ -24,10 +24,31 @@ export type ForwardRequestParameters = {
   responseTimeoutMs: number;
   /** Told why a response was cut after its head (the caller sees only the cut). */
   logger?: Logger | undefined;
+  /**
+   * The whole request body, read already (a small one): sent from here rather than from `req`,
+   * and the request may then be tried on another provider when this one fails before its answer.
+   */
+  body?: Buffer | undefined;
+  /** With `body`: a failure before the answer is left to the caller to retry (`outcome.retry`). */
+  retryable?: boolean | undefined;
 };
 
 /** How an exchange ended, for the pool: reuse the stream, or reset it with this reason. */
-export type ForwardOutcome = { reuse: true } | { reuse: false; reason: string };
+export type ForwardOutcome =
+  | { reuse: true; retry?: string }
+  | { reuse: false; reason: string; retry?: string };
+
+/**
+ * A provider's errors that say no replica there took the request (it no longer serves the endpoint,
+ * has none to give, or is suspended): with its body read already, the request goes to another.
+ */
+const RETRY_ELSEWHERE = new Set([
+  "unknown-endpoint",
+  "no-replica",
+  "replica-failed",
+  "provider-busy",
+  "endpoint-suspended",
+]);
 
 /**
  * Sends a caller's request over `pooled` (head, body chunks as they come, end) and writes the
@@ -49,19 +70,22 @@ export function forwardRequest(p: ForwardRequestParameters): Promise<ForwardOutc
     let sentBytes = 0;
     let receivedBytes = 0;
     let counter: TokenCounter | undefined;
+    let framesSeen = 0;
     const endBusy = meter.begin();
 
     const finish = (outcome: ForwardOutcome) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      req.off("data", onData);
-      req.off("end", onRequestEnd);
+      if (p.body === undefined) {
+        req.off("data", onData);
+        req.off("end", onRequestEnd);
+      }
       res.off("close", onCallerGone);
       pooled.exchange = undefined;
       if (counter !== undefined) meter.addTokens(counter.tokens());
       endBusy();
-      if (!requestEnded) req.resume();
+      if (!requestEnded && p.body === undefined) req.resume();
       if (pooled.stream.readStatus === "paused") pooled.stream.resume();
       resolve(outcome);
     };
@@ -115,6 +139,7 @@ export function forwardRequest(p: ForwardRequestParameters): Promise<ForwardOutc
     const onFrame = (frame: HttpResponseFrame) => {
       if (finished) return;
       timer.refresh();
+      framesSeen += 1;
       switch (frame.type) {
         case "response-head": {
           if (responded) return broken("a second response head");
@@ -166,6 +191,10 @@ export function forwardRequest(p: ForwardRequestParameters): Promise<ForwardOutc
           );
         }
         case "error": {
+          // Nothing of this request reached a replica there: another provider may take it.
+          if (!responded && p.retryable === true && RETRY_ELSEWHERE.has(frame.code) && !res.headersSent) {
+            return finish({ reuse: true, retry: `${frame.code}: ${frame.message}` });
+          }
           // Before the head: the caller gets the proxy's status and words. After it: the cut.
           if (responded)
             p.logger?.warn("response cut", { endpoint, code: frame.code, message: frame.message });
@@ -179,6 +208,11 @@ export function forwardRequest(p: ForwardRequestParameters): Promise<ForwardOutc
       onFrame,
       onClose(error) {
         if (finished) return;
+        if (p.retryable === true && framesSeen === 0 && !res.headersSent) {
+          const why = `stream closed: ${error.message.split("\n")[0]}`;
+          finish({ reuse: false, reason: why, retry: why });
+          return;
+        }
         replyError(
           res,
           502,
@@ -203,7 +237,14 @@ export function forwardRequest(p: ForwardRequestParameters): Promise<ForwardOutc
       return;
     }
     res.on("close", onCallerGone);
-    req.on("data", onData);
-    req.on("end", onRequestEnd);
+    if (p.body === undefined) {
+      req.on("data", onData);
+      req.on("end", onRequestEnd);
+      return;
+    }
+    // Read already, and within the limit (the gateway checked): sent whole, then the end.
+    if (p.body.byteLength > 0) pooled.writer.write({ type: "body", data: p.body });
+    requestEnded = true;
+    pooled.writer.write({ type: "end" });
   });
 }

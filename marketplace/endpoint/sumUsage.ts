@@ -9,6 +9,7 @@ export function sumUsage(snapshots: readonly UsageSnapshot[]): UsageSnapshot {
     busyMs: 0n,
     billableMs: { ms: 0n, s: 0n, min: 0n },
     requestMs: 0n,
+    requestBillableMs: { ms: 0n, s: 0n, min: 0n },
     inFlight: 0,
     busySince: null,
   };
@@ -19,7 +20,10 @@ export function sumUsage(snapshots: readonly UsageSnapshot[]): UsageSnapshot {
     total.busyMs += s.busyMs;
     total.requestMs += s.requestMs;
     total.inFlight += s.inFlight;
-    for (const g of GRANULARITIES) total.billableMs[g] += s.billableMs[g];
+    for (const g of GRANULARITIES) {
+      total.billableMs[g] += s.billableMs[g];
+      total.requestBillableMs[g] += s.requestBillableMs[g];
+    }
     if (s.busySince !== null && (total.busySince === null || s.busySince < total.busySince)) {
       total.busySince = s.busySince;
     }

@@ -102,6 +102,8 @@ export const HTTP_ERROR_CODES = [
   "replica-failed",
   "upstream-timeout",
   "provider-busy",
+  /** The provider suspended the endpoint: its payer's vouchers are late (HTTP 402). */
+  "endpoint-suspended",
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 

@@ -26,6 +26,12 @@ export type VerifyDebitNoteParameters = {
   toleranceMs: number;
   /** The order's ceilings on the counted meters (its `maxUsage`); a counted meter without one bills nothing. */
   maxUsage: MaxUsage;
+  /**
+   * The payer's own count of the meters it measures itself (an endpoint's gateway, DESIGN §12):
+   * each replaces that meter's time bound (an endpoint's busy periods are rounded one by one, so
+   * they may bill more than the time run) and lowers a counted meter's ceiling to it.
+   */
+  observed?: Partial<Record<Meter, bigint>> | undefined;
 };
 
 /**
@@ -77,6 +83,10 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
     }
   }
   const ceiling = usageCeilings(agreement, p.elapsedMs + p.toleranceMs, p.maxUsage);
+  for (const [meter, count] of Object.entries(p.observed ?? {}) as [Meter, bigint][]) {
+    const bound = ceiling[meter];
+    ceiling[meter] = TIME_METERS.includes(meter) || bound === undefined || count < bound ? count : bound;
+  }
   // Every meter the note shows is bounded: a priced one so the payer never pays for the impossible,
   // an observed one (gpu_util_ms) because a provider reporting the impossible is not to be trusted.
   const meters = new Set([...Object.keys(totals), ...note.rates.map((r) => r.meter as string)]);
@@ -92,9 +102,12 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
       continue;
     }
     if (q > bound) {
-      const why = TIME_METERS.includes(meter as Meter)
-        ? `more than possible in ${p.elapsedMs} ms`
-        : "above the order's ceiling";
+      const why =
+        p.observed?.[meter as Meter] === bound
+          ? "more than this side counted"
+          : TIME_METERS.includes(meter as Meter)
+            ? `more than possible in ${p.elapsedMs} ms`
+            : "above the order's ceiling";
       return { ok: false, reason: `${meter} ${q} is ${why} (${bound})` };
     }
   }

@@ -207,13 +207,23 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
         pricing: bid.pricing,
         granularity: bid.granularity,
         ...(bid.minimumCharge === undefined ? {} : { minimumCharge: bid.minimumCharge }),
-        ...selfReported(bid.rates),
+        ...selfReported(bid.rates, order.endpoint !== undefined),
         receiptIntervalMs: bid.receiptIntervalMs,
         graceIntervals: init.graceIntervals,
         // The order's wish, bounded by the operator's limit; absent in the order: the old rule.
         ...(order.maxSuspendedS === undefined
           ? {}
           : { maxSuspendedS: Math.min(order.maxSuspendedS, init.maxSuspendedS ?? DEFAULT_MAX_SUSPENDED_S) }),
+        // An endpoint's terms: the order's replicas, the tolerance our bid announced.
+        ...(order.endpoint === undefined
+          ? {}
+          : {
+              endpoint: {
+                minReplicas: order.endpoint.minReplicas,
+                maxReplicas: order.endpoint.maxReplicas,
+                meterToleranceMs: bid.endpoint?.meterToleranceMs ?? 0,
+              },
+            }),
         startBy: Math.floor(holdUntil / 1000),
       };
       const providerSig = await signEnvelope(account, {
@@ -280,8 +290,11 @@ export function createBidEngine(components: BidEngineComponents, init: BidEngine
 
 export type BidEngine = ReturnType<typeof createBidEngine>;
 
-/** The agreement's `selfReported` field: present only when the card prices a self-reported meter. */
-function selfReported(rates: Bid["rates"]): { selfReported?: Meter[] } {
-  const meters = selfReportedMeters(rates);
+/**
+ * The agreement's `selfReported` field: present only when the card prices a self-reported meter
+ * (never for an endpoint: its proxy counts requests and tokens itself).
+ */
+function selfReported(rates: Bid["rates"], endpoint: boolean): { selfReported?: Meter[] } {
+  const meters = selfReportedMeters(rates, { endpoint });
   return meters.length === 0 ? {} : { selfReported: meters };
 }

@@ -3,6 +3,7 @@ import type { JobOrder } from "../../marketplace/messages/order.ts";
 import type { Granularity, Rate } from "../../marketplace/messages/primitives.ts";
 import { estimateCost } from "../../marketplace/order/estimateCost.ts";
 import { rateAboveMax, rateAtMost } from "../../marketplace/order/rateAboveMax.ts";
+import { replicaShare } from "../../marketplace/order/replicaShare.ts";
 import { HOUR_MS } from "../../marketplace/rating/constants.ts";
 import { ratesForJob } from "../pricing/rates.ts";
 import type { Capacity } from "./capacity.ts";
@@ -24,6 +25,21 @@ export type BidTerms = {
    * undefined when it may, else why not in words (the image policy, or a runtime without containers).
    */
   refuseImage?: ((image: string | undefined, gpus: number) => string | undefined) | undefined;
+  /** How this node serves endpoints (DESIGN §12); absent: it serves none and declines their orders. */
+  endpoint?: EndpointBidTerms | undefined;
+};
+
+/** What a bid for an endpoint order adds to a job's terms. */
+export type EndpointBidTerms = {
+  /** Announced in the bid (`bid.endpoint.meterToleranceMs`). */
+  meterToleranceMs: number;
+  /**
+   * The `requests` and `tokens` rates (per 1,000) the operator set; each goes into a bid only where
+   * the order caps its meter, in `maxRates` and `maxUsage` (a payer signs no note for an uncapped one).
+   */
+  rates: Rate[];
+  /** Undefined when this node can serve replicas of the image (or plain command), else why not in words. */
+  refuse(image: string | undefined, gpusPerReplica: number): string | undefined;
 };
 
 /** The bid engine's decision for one order: a bid, or a decline with its reason code. */
@@ -45,9 +61,16 @@ export function evaluateOrder(
     kind: "decline",
     decline: { orderId: order.orderId, provider: terms.provider, reason, detail },
   });
-  const imageRefusal = terms.refuseImage?.(order.image, order.requirements.gpus);
-  if (imageRefusal !== undefined) return decline("image-not-allowed", imageRefusal.slice(0, 256));
   const req = order.requirements;
+  if (order.endpoint === undefined) {
+    const imageRefusal = terms.refuseImage?.(order.image, req.gpus);
+    if (imageRefusal !== undefined) return decline("image-not-allowed", imageRefusal.slice(0, 256));
+  } else {
+    const refusal = endpointRefusal(order, terms.endpoint);
+    if (refusal !== undefined) return decline(refusal.reason, refusal.detail.slice(0, 256));
+  }
+  // An endpoint's requests and tokens, priced only where the order caps them (a batch job: none).
+  const counted = order.endpoint === undefined ? [] : countedRates(order, terms.endpoint?.rates ?? []);
   const fit = capacity.check(req);
   if (!fit.fits) return decline(fit.reason, fit.detail);
   const classes = req.gpus > 0 && req.gpuClass === undefined ? capacity.freeClasses(req) : [fit.gpuClass];
@@ -57,7 +80,7 @@ export function evaluateOrder(
     // A free class without a price is not for sale (the operator priced none of its kind).
     if (gpuClass !== undefined && !terms.rates.some((r) => r.meter === "gpu_ms" && r.gpuClass === gpuClass))
       continue;
-    const rates = ratesForJob(terms.rates, gpuClass);
+    const rates = [...ratesForJob(terms.rates, gpuClass), ...counted];
     const above = rateAboveMax(rates, order.maxRates);
     if (above !== undefined) {
       firstAbove ??= above;
@@ -104,8 +127,43 @@ export function evaluateOrder(
         ? {}
         : { minimumCharge: terms.minimumCharge }),
       validUntil: nowS + terms.bidValidityS,
+      ...(order.endpoint === undefined || terms.endpoint === undefined
+        ? {}
+        : { endpoint: { meterToleranceMs: terms.endpoint.meterToleranceMs } }),
     },
   };
+}
+
+/**
+ * Why this node cannot serve an endpoint order: it serves no endpoints, the order's resources do
+ * not divide evenly among its replicas (`replicaShare`), or no runtime here runs its replicas.
+ */
+function endpointRefusal(
+  order: JobOrder,
+  endpoint: EndpointBidTerms | undefined,
+): { reason: Decline["reason"]; detail: string } | undefined {
+  const maxReplicas = order.endpoint?.maxReplicas ?? 1;
+  if (endpoint === undefined)
+    return { reason: "image-not-allowed", detail: "this provider serves no endpoints" };
+  const share = replicaShare(order.requirements, maxReplicas);
+  if (typeof share === "string") {
+    const { gpus, cpuCores } = order.requirements;
+    // The closest code: the resource that does not split (the detail names every one that does not).
+    const reason = gpus % maxReplicas !== 0 ? "gpu-class" : cpuCores % maxReplicas !== 0 ? "cpu" : "memory";
+    return { reason, detail: `endpoint order: ${share}` };
+  }
+  const refusal = endpoint.refuse(order.image, share.gpus);
+  return refusal === undefined ? undefined : { reason: "image-not-allowed", detail: refusal };
+}
+
+/** The operator's `requests` and `tokens` rates whose meter the order caps in both maxRates and maxUsage. */
+function countedRates(order: JobOrder, rates: readonly Rate[]): Rate[] {
+  return rates.filter(
+    (rate) =>
+      (rate.meter === "requests" || rate.meter === "tokens") &&
+      order.maxRates.some((max) => max.meter === rate.meter) &&
+      order.maxUsage?.[rate.meter] !== undefined,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { UsageError } from "../../marketplace/errors/usage.ts";
+import { MAX_METER_TOLERANCE_MS } from "../../marketplace/messages/endpoint.ts";
 import { summarizeZodError } from "../../marketplace/messages/envelope.ts";
 import { gpuClass, granularity, uint } from "../../marketplace/messages/primitives.ts";
 import {
@@ -101,6 +102,13 @@ export const providerConfig = z
         /** The least any job costs (the agreement's minimum charge); announced in every bid. */
         minimumCharge: uint.optional(),
         memGiBHour: uint.default(GRID / 200n),
+        /**
+         * Endpoints (DESIGN §12): per 1,000 requests and per 1,000 tokens their replicas answer, as
+         * the node's proxy counts them; bid only where the order caps the meter (maxRates and
+         * maxUsage). Absent: requests and tokens are not billed.
+         */
+        requests1k: uint.optional(),
+        tokens1k: uint.optional(),
         /** Prices that move with demand, per resource class; absent: the fixed prices above. */
         dynamic: dynamicPricing.optional(),
       })
@@ -206,6 +214,24 @@ export const providerConfig = z
         /** Refuse to start unless nvidia-smi finds at least this many GPUs (the GPU preflight). */
         expectGpus: z.number().int().min(0).max(1024).optional(),
         meterIntervalMs: z.number().int().min(100).default(1_000),
+      })
+      .strict()
+      .default({}),
+    /** Serving endpoints (DESIGN §12): replicas of an image behind the node's HTTP proxy. */
+    endpoints: z
+      .object({
+        /**
+         * How long after a note the payer's gateway may take to count what the node's proxy counted
+         * (answers in transit); announced in every endpoint bid, at most 60 s.
+         */
+        meterToleranceMs: z.number().int().min(0).max(MAX_METER_TOLERANCE_MS).default(2_000),
+        /**
+         * DEVELOPMENT AND TESTS ONLY: serve endpoints without an image, their replicas run as plain
+         * local processes (the provider's own user, its files and environment, a port any local
+         * process can reach; every GPU of the host visible): NO isolation. Off (the default): only image endpoints on the Docker
+         * runtime are served, each replica a locked-down container on a network of its own.
+         */
+        processReplicas: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -51,6 +51,13 @@ export type EndpointProxy = {
   addEndpoint(endpoint: ProxyEndpoint): void;
   /** Stops serving an endpoint and stops its replicas; its usage stays readable. */
   removeEndpoint(id: string): Promise<void>;
+  /**
+   * Suspends an endpoint (its payer's vouchers are late): its requests are answered 402
+   * `endpoint-suspended` with `reason` in words, and reach no replica; its replicas keep running.
+   */
+  suspendEndpoint(id: string, reason: string): void;
+  /** Serves a suspended endpoint's requests again. */
+  resumeEndpoint(id: string): void;
   usage(id: string): EndpointUsage | undefined;
 };
 
@@ -69,6 +76,8 @@ export function createEndpointProxy(
   const logger = components.logger ?? createLogger("gridspot:node:endpoint");
   const endpoints = new Map<string, ProxyEndpoint>();
   const gpus = new Map<string, bigint>();
+  /** Why each suspended endpoint is suspended. */
+  const suspended = new Map<string, string>();
   const meters = new Map<string, Map<string, UsageMeter>>();
   const upstreamTimeoutMs = parameters.upstreamTimeoutMs ?? HTTP_RESPONSE_TIMEOUT_MS;
 
@@ -95,6 +104,9 @@ export function createEndpointProxy(
             stream,
             remotePeer: connection.remotePeer.toString(),
             endpoint: (id) => endpoints.get(id),
+            suspendedFor: (id) => suspended.get(id),
+            // Usage stays after removal: an id metered once and gone is an endpoint that ended here.
+            ended: (id) => meters.has(id) && !endpoints.has(id),
             meterOf,
             upstreamTimeoutMs,
             idleTimeoutMs: parameters.streamIdleTimeoutMs,
@@ -129,7 +141,14 @@ export function createEndpointProxy(
     async removeEndpoint(id) {
       const endpoint = endpoints.get(id);
       endpoints.delete(id);
+      suspended.delete(id);
       await endpoint?.replicas.stop();
+    },
+    suspendEndpoint(id, reason) {
+      if (endpoints.has(id)) suspended.set(id, reason);
+    },
+    resumeEndpoint(id) {
+      suspended.delete(id);
     },
     usage(id) {
       const perReplica = meters.get(id);

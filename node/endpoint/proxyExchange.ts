@@ -20,6 +20,10 @@ export type ProxyExchangeParameters = {
   head: HttpRequestHead;
   /** The endpoint the head names, if this provider serves it. */
   endpoint: ProxyEndpoint | undefined;
+  /** Why the endpoint is suspended, if it is: its requests are answered 402 and reach no replica. */
+  suspendedFor?: string | undefined;
+  /** The endpoint was served here and ended (an unknown one that did: said so in the 404). */
+  ended?: boolean | undefined;
   remotePeer: string;
   writer: HttpFrameWriter;
   /** Pause and resume reading the stream (a replica slower than the caller's upload). */
@@ -39,8 +43,9 @@ export type ProxyExchangeParameters = {
  * the replica's port over a keep-alive connection, and streams the answer back frame by frame as
  * it comes. The replica is busy, on its meter, from the request sent to the response's end; the
  * request counts once the replica answers, its tokens once the body is over. Failures become error
- * frames in words: 404 unknown endpoint, 403 not the payer, 413 body over the limit, 502 replica
- * failed or response over the limit, 503 no replica in time, 504 replica silent.
+ * frames in words: 404 unknown endpoint (or one that ended here), 403 not the payer, 402 suspended
+ * (its payer's vouchers are late), 413 body over the limit, 502 replica failed or response over the
+ * limit, 503 no replica in time, 504 replica silent.
  */
 export function proxyExchange(p: ProxyExchangeParameters): ProxyExchange {
   const { head, endpoint, writer } = p;
@@ -185,9 +190,21 @@ export function proxyExchange(p: ProxyExchangeParameters): ProxyExchange {
   };
 
   if (endpoint === undefined) {
-    fail(404, "unknown-endpoint", `this provider serves no endpoint ${head.endpoint}`);
+    fail(
+      404,
+      "unknown-endpoint",
+      p.ended === true
+        ? `endpoint ${head.endpoint} has ended: this provider no longer serves it`
+        : `this provider serves no endpoint ${head.endpoint}`,
+    );
   } else if (endpoint.payerPeerId !== undefined && endpoint.payerPeerId !== p.remotePeer) {
     fail(403, "forbidden", `peer ${p.remotePeer} is not the payer of endpoint ${head.endpoint}`);
+  } else if (p.suspendedFor !== undefined) {
+    fail(
+      402,
+      "endpoint-suspended",
+      `endpoint ${head.endpoint} is suspended: ${p.suspendedFor}`.slice(0, 1024),
+    );
   } else {
     endpoint.replicas.acquire({ signal: abortWait.signal }).then(dispatch, (error: unknown) => {
       if (error instanceof EndpointError) fail(error.status, error.code, error.shortMessage);

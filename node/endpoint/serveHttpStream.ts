@@ -11,6 +11,10 @@ export type ServeHttpStreamParameters = {
   stream: Stream;
   remotePeer: string;
   endpoint(id: string): ProxyEndpoint | undefined;
+  /** Why the endpoint is suspended (its requests get 402), if it is. */
+  suspendedFor?: ((id: string) => string | undefined) | undefined;
+  /** Whether this provider served the endpoint once and no longer does (it ended). */
+  ended?: ((id: string) => boolean) | undefined;
   meterOf(endpointId: string, replicaId: string): UsageMeter;
   upstreamTimeoutMs: number;
   /** Default HTTP_STREAM_IDLE_TIMEOUT_MS. */
@@ -46,6 +50,8 @@ export function serveHttpStream(p: ServeHttpStreamParameters): void {
     const current: ProxyExchange = proxyExchange({
       head: frame,
       endpoint: p.endpoint(frame.endpoint),
+      suspendedFor: p.suspendedFor?.(frame.endpoint),
+      ended: p.ended?.(frame.endpoint) === true,
       remotePeer: p.remotePeer,
       writer,
       pauseStream: () => {

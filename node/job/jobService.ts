@@ -5,21 +5,25 @@ import type { Address, LocalAccount, PublicClient } from "viem";
 import { readChannel } from "../../marketplace/chain/actions/readChannel.ts";
 import { TransferError } from "../../marketplace/errors/transfer.ts";
 import type { Logger } from "../../marketplace/log/createLogger.ts";
+import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import { openEnvelope } from "../../marketplace/messages/envelope.ts";
 import { jobStart, submitterFrame } from "../../marketplace/messages/job.ts";
+import { replicaShare } from "../../marketplace/order/replicaShare.ts";
 import { JOB_PROTOCOL, MAX_JOB_FRAME_BYTES } from "../../marketplace/p2p/constants.ts";
 import type { GridspotHost } from "../../marketplace/p2p/createHost.ts";
 import { FrameError, frameChannel } from "../../marketplace/p2p/frames.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
 import type { BidEngine } from "../bid/bidEngine.ts";
 import type { Capacity } from "../bid/capacity.ts";
+import { pickEndpointRuntime } from "../endpoint/pickEndpointRuntime.ts";
+import type { EndpointServing } from "../endpoint/startEndpointJob.ts";
 import type { JobRuntimes } from "../run/createJobRuntimes.ts";
 import { finishJob, insertJob } from "../store/jobRecords.ts";
 import { latestVoucher } from "../store/receiptRecords.ts";
 import { receiveJobInputs } from "../transfer/receiveJobInputs.ts";
 import { answerAttach } from "./answerAttach.ts";
 import { checkJobStart } from "./checkJobStart.ts";
-import { type AttachJob, type JobOutcome, type RunJobInit, runJob } from "./runJob.ts";
+import { type AttachJob, type JobOutcome, type RunJobInit, type RunJobParameters, runJob } from "./runJob.ts";
 
 export type JobServiceComponents = {
   host: GridspotHost;
@@ -34,6 +38,8 @@ export type JobServiceComponents = {
   runtimes: JobRuntimes;
   /** The UUID of the GPU with this nvidia-smi index (Docker assigns GPUs by UUID). */
   gpuUuid: (index: number) => string;
+  /** How the node serves endpoints (DESIGN §12); without it endpoint starts are refused. */
+  endpoints?: EndpointServing | undefined;
   /** Called when a job ends (the redeemer redeems, the advertiser re-publishes). */
   onJobEnd: (jobId: string, channelId: bigint, outcome: JobOutcome) => void;
 };
@@ -132,11 +138,11 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       return refuse(refusal.code, refusal.message);
     }
     // The runtime for this start's image (or plain command), checked again here: the order's image
-    // was checked at the bid, but a start may name another.
-    const picked = components.runtimes.pick({ image: start.spec.image, gpus: agreement.gpus });
-    if (typeof picked === "string") {
+    // was checked at the bid, but a start may name another. An endpoint's replicas run as it says.
+    const run = pickRun(components, start.spec.image, agreement);
+    if (typeof run === "string") {
       release();
-      return refuse("image-not-allowed", picked.slice(0, 1024));
+      return refuse("image-not-allowed", run.slice(0, 1024));
     }
     // Inputs: asked for only now that the start passed every check, written straight into the work
     // dir and checked against the signed manifest. The hold is marked running meanwhile, so a long
@@ -176,21 +182,24 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       submitter: agreement.submitter,
     };
     running.set(start.jobId, entry);
-    const outcome = runJob({ store, account, chainId, peerId: host.peerId.toString(), logger }, init, {
-      channel,
-      start,
-      agreement,
-      gpus: {
-        indices: reservation.gpuIndices,
-        uuids: reservation.gpuIndices.map((index) => components.gpuUuid(index)),
+    const outcome = runJob(
+      { store, account, chainId, peerId: host.peerId.toString(), logger, endpoints: components.endpoints },
+      init,
+      {
+        channel,
+        start,
+        agreement,
+        gpus: {
+          indices: reservation.gpuIndices,
+          uuids: reservation.gpuIndices.map((index) => components.gpuUuid(index)),
+        },
+        run,
+        signal: stop.signal,
+        onRunning: (job) => {
+          entry.attach = job.attach;
+        },
       },
-      runtime: picked.runtime,
-      image: picked.image,
-      signal: stop.signal,
-      onRunning: (job) => {
-        entry.attach = job.attach;
-      },
-    });
+    );
     try {
       const result = await outcome;
       components.onJobEnd(start.jobId, start.channelId, result);
@@ -249,4 +258,29 @@ export function createJobService(components: JobServiceComponents, init: RunJobI
       return stopped;
     },
   };
+}
+
+/**
+ * How a start runs: a job in the runtime for its image (or plain command); an endpoint's replicas
+ * as `pickEndpointRuntime` says (Docker for an image, local processes only where the operator
+ * allows them). A string says why this node cannot.
+ */
+function pickRun(
+  components: Pick<JobServiceComponents, "runtimes" | "endpoints">,
+  image: string | undefined,
+  agreement: Agreement,
+): RunJobParameters["run"] | string {
+  if (agreement.endpoint === undefined) {
+    const picked = components.runtimes.pick({ image, gpus: agreement.gpus });
+    return typeof picked === "string" ? picked : { kind: "job", ...picked };
+  }
+  if (components.endpoints === undefined) return "this provider serves no endpoints";
+  const share = replicaShare(agreement, agreement.endpoint.maxReplicas);
+  if (typeof share === "string") return share;
+  const runtime = pickEndpointRuntime(
+    components.runtimes,
+    { image, gpusPerReplica: share.gpus },
+    { processReplicas: components.endpoints.processReplicas },
+  );
+  return typeof runtime === "string" ? runtime : { kind: "endpoint", runtime };
 }

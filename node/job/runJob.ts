@@ -14,15 +14,18 @@ import type { Rate } from "../../marketplace/messages/primitives.ts";
 import { MAX_JOB_FILES } from "../../marketplace/p2p/constants.ts";
 import type { FrameChannel } from "../../marketplace/p2p/frames.ts";
 import type { Store } from "../../marketplace/store/openStore.ts";
+import type { EndpointRuntime } from "../endpoint/pickEndpointRuntime.ts";
+import { type EndpointServing, startEndpointJob } from "../endpoint/startEndpointJob.ts";
 import { USAGE_FILE_ENV, USAGE_FILE_NAME } from "../meter/constants.ts";
-import { createEgressCounter } from "../meter/createEgressCounter.ts";
+import { createEgressCounter, type EgressCounter } from "../meter/createEgressCounter.ts";
 import { createGpuUsageSource } from "../meter/createGpuUsageSource.ts";
-import { createJobMeter } from "../meter/createJobMeter.ts";
+import { createJobMeter, type JobMeterHandle } from "../meter/createJobMeter.ts";
 import { createJobUsageFileSource } from "../meter/createJobUsageFileSource.ts";
+import type { UsageEvent } from "../meter/types.ts";
 import { createReceipts } from "../receipt/createReceipts.ts";
 import type { GpuReading } from "../resources/readGpuUsage.ts";
 import { collectOutputs } from "../run/collectOutputs.ts";
-import type { JobRuntime } from "../run/runtime.ts";
+import type { JobHandle, JobRuntime } from "../run/runtime.ts";
 import { insertUsageEvents } from "../store/insertUsageEvents.ts";
 import { finishJob, markJobStarted } from "../store/jobRecords.ts";
 import { sendJobOutputs } from "../transfer/sendJobOutputs.ts";
@@ -37,6 +40,8 @@ export type RunJobComponents = {
   chainId: number;
   peerId: string;
   logger: Logger;
+  /** How the node serves endpoints; needed to run an endpoint agreement. */
+  endpoints?: EndpointServing | undefined;
 };
 
 export type RunJobInit = {
@@ -64,15 +69,20 @@ export type RunJobParameters = {
   agreement: Agreement;
   /** The GPUs reserved for the job: nvidia-smi indices and their UUIDs. */
   gpus: { indices: number[]; uuids: string[] };
-  /** The runtime chosen for the job (Docker for an image, processes for a plain command). */
-  runtime: JobRuntime;
-  /** The image it runs in (the spec's, or the operator's default image); none on the process runtime. */
-  image?: string | undefined;
+  /**
+   * What runs it: a job's runtime (Docker for an image, processes for a plain command) and the image
+   * it runs in (the spec's, or the operator's default image; none on the process runtime); or, for
+   * an endpoint (the spec's `endpoint`), how its replicas run.
+   */
+  run: BatchRun | { kind: "endpoint"; runtime: EndpointRuntime };
   /** Aborted when the payer asks to close the job's channel on-chain: the job stops (`payer-closed`). */
   signal?: AbortSignal | undefined;
   /** Called once the job runs, with the way a payer's new stream takes it over (see {@link AttachJob}). */
   onRunning?: ((job: { attach: AttachJob }) => void) | undefined;
 };
+
+/** A batch job's runtime and the image it runs in. */
+export type BatchRun = { kind: "job"; runtime: JobRuntime; image?: string | undefined };
 
 /**
  * Hands the job a payer's new stream, its `JobAttach` already checked (signed by the agreement's
@@ -114,12 +124,8 @@ export async function runJob(
   const workDir = join(init.workRoot, jobId);
   await mkdir(workDir, { recursive: true });
   // The inputs are in the work dir already: jobService received and checked them before the start.
-  // usage billing: the egress counter, and the file the job may report its own requests and tokens in.
+  // usage billing: the egress counter (log and output bytes that reached the payer).
   const egress = createEgressCounter({ jobId });
-  const realWorkDir = await realpath(workDir);
-  const usageFile = join(realWorkDir, USAGE_FILE_NAME);
-  // Where the job finds that file, as it sees its work dir.
-  const usageFileInJob = `${parameters.runtime.workDirInJob(realWorkDir)}/${USAGE_FILE_NAME}`;
   // Every log byte is numbered and the last JOB_LOG_REPLAY_BYTES of each stream kept, for a payer
   // that attaches again. Egress is billed for what reached the payer live, never for a replay.
   const logs = createLogReplay();
@@ -131,27 +137,38 @@ export async function runJob(
     }
   };
 
-  const handle = await parameters.runtime.start({
-    jobId,
-    ...(parameters.image === undefined ? {} : { image: parameters.image }),
-    ...(start.spec.entrypoint === undefined ? {} : { entrypoint: start.spec.entrypoint }),
-    command: start.spec.command,
-    args: start.spec.args,
-    env: { ...start.spec.env, [USAGE_FILE_ENV]: usageFileInJob },
-    workDir: realWorkDir,
-    gpus: parameters.gpus,
-    // The limits are what the agreement sold: its cores, memory and duration, the operator's
-    // process and disk limits; each runtime enforces every one of them.
-    limits: {
-      cpuCores: agreement.cpuCores,
-      memMiB: agreement.memMiB,
-      pids: init.limits.pids,
-      diskBytes: init.limits.diskBytes,
-      maxDurationMs: agreement.maxDurationS * 1000,
-    },
-    onStdout: (chunk: Buffer) => sendLog("stdout", chunk),
-    onStderr: (chunk: Buffer) => sendLog("stderr", chunk),
-  });
+  const onEvents = (events: UsageEvent[]) => {
+    insertUsageEvents(store, events);
+  };
+  const onMeterError = (error: unknown) =>
+    logger.warn("metering problem", { error: (error as Error).message });
+  const onStdout = (chunk: Buffer) => sendLog("stdout", chunk);
+  const onStderr = (chunk: Buffer) => sendLog("stderr", chunk);
+  // A job's processes in its runtime, or an endpoint's replicas behind the node's proxy.
+  const { handle, meter }: { handle: RunningWork; meter: WorkMeter } =
+    parameters.run.kind === "endpoint"
+      ? startEndpointJob(
+          { serving: endpointServing(components.endpoints), logger },
+          {
+            jobId,
+            agreement,
+            spec: start.spec,
+            runtime: parameters.run.runtime,
+            gpuUuids: parameters.gpus.uuids,
+            meterIntervalMs: init.meterIntervalMs,
+            onEvents,
+            onMeterError,
+            sources: [egress],
+            onStdout,
+            onStderr,
+          },
+        )
+      : await startBatchJob(
+          { logger },
+          init,
+          { ...parameters, run: parameters.run },
+          { workDir, egress, onEvents, onMeterError, onStdout, onStderr },
+        );
   const startedAt = handle.startedAt;
   markJobStarted(store, jobId, {
     startedAt,
@@ -169,39 +186,6 @@ export async function runJob(
   await send(started);
   logger.info("job started", { id: handle.id, runtime: handle.runtime, sandbox: handle.sandbox });
 
-  const meter = createJobMeter({
-    jobId,
-    read: () => handle.sample(),
-    gpus: agreement.gpus,
-    cpuCores: agreement.cpuCores,
-    ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
-    intervalMs: init.meterIntervalMs,
-    onEvents: (events) => {
-      insertUsageEvents(store, events);
-    },
-    onError: (error) => logger.warn("metering problem", { error: (error as Error).message }),
-    sources: [
-      egress,
-      createJobUsageFileSource({
-        jobId,
-        path: usageFile,
-        // Only what the agreement lets the job report itself (requests and tokens it prices).
-        selfReported: agreement.selfReported ?? [],
-        onWarning: (m, f) => logger.warn(m, f),
-      }),
-      ...(init.readGpuUsage === undefined || parameters.gpus.indices.length === 0
-        ? []
-        : [
-            createGpuUsageSource({
-              jobId,
-              gpuIndices: parameters.gpus.indices,
-              ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
-              read: init.readGpuUsage,
-              onWarning: (m, f) => logger.warn(m, f),
-            }),
-          ]),
-    ],
-  });
   meter.start();
 
   /** Why the job is suspended, as the payer was told; undefined while it runs. */
@@ -220,7 +204,7 @@ export async function runJob(
       // The job's processes and its billed time stop together, and the submitter is told why.
       async suspend(reason) {
         await meter.pause();
-        await handle.suspend();
+        await handle.suspend(reason);
         logger.warn(`${reason}: job suspended`);
         suspendedFor = reason;
         await send({ type: "status", status: "suspended", reason });
@@ -351,4 +335,97 @@ export async function runJob(
     );
   }
   return { status, exitCode: result.exitCode, reason, reasonCode, jobAmount: receipts.jobAmount };
+}
+
+/** What `runJob` drives: a runtime's job, or an endpoint served as one. */
+type RunningWork = Pick<
+  JobHandle,
+  "id" | "runtime" | "sandbox" | "imageDigest" | "startedAt" | "exited" | "cancel" | "resume" | "remove"
+> & { suspend(reason: string): Promise<void> };
+type WorkMeter = Pick<JobMeterHandle, "start" | "pause" | "resume"> & { stop(): Promise<unknown> };
+
+/** The node's endpoint serving, which an endpoint agreement needs. */
+function endpointServing(serving: EndpointServing | undefined): EndpointServing {
+  if (serving === undefined) throw new Error("this node serves no endpoints");
+  return serving;
+}
+
+/**
+ * Starts a batch job's processes in its runtime, and its meter: CPU, memory and allocated GPU time,
+ * egress, what the job reports itself in its usage file (only the meters its agreement lets it),
+ * and GPU utilization where nvidia-smi reads it.
+ */
+async function startBatchJob(
+  components: { logger: Logger },
+  init: RunJobInit,
+  parameters: RunJobParameters & { run: BatchRun },
+  job: {
+    workDir: string;
+    egress: EgressCounter;
+    onEvents: (events: UsageEvent[]) => void;
+    onMeterError: (error: unknown) => void;
+    onStdout: (chunk: Buffer) => void;
+    onStderr: (chunk: Buffer) => void;
+  },
+): Promise<{ handle: RunningWork; meter: WorkMeter }> {
+  const { logger } = components;
+  const { start, agreement } = parameters;
+  const { jobId } = start;
+  // The file the job may report its own requests and tokens in, and where the job finds it.
+  const realWorkDir = await realpath(job.workDir);
+  const usageFile = join(realWorkDir, USAGE_FILE_NAME);
+  const usageFileInJob = `${parameters.run.runtime.workDirInJob(realWorkDir)}/${USAGE_FILE_NAME}`;
+  const handle = await parameters.run.runtime.start({
+    jobId,
+    ...(parameters.run.image === undefined ? {} : { image: parameters.run.image }),
+    ...(start.spec.entrypoint === undefined ? {} : { entrypoint: start.spec.entrypoint }),
+    command: start.spec.command,
+    args: start.spec.args,
+    env: { ...start.spec.env, [USAGE_FILE_ENV]: usageFileInJob },
+    workDir: realWorkDir,
+    gpus: parameters.gpus,
+    // The limits are what the agreement sold: its cores, memory and duration, the operator's
+    // process and disk limits; each runtime enforces every one of them.
+    limits: {
+      cpuCores: agreement.cpuCores,
+      memMiB: agreement.memMiB,
+      pids: init.limits.pids,
+      diskBytes: init.limits.diskBytes,
+      maxDurationMs: agreement.maxDurationS * 1000,
+    },
+    onStdout: job.onStdout,
+    onStderr: job.onStderr,
+  });
+  const meter = createJobMeter({
+    jobId,
+    read: () => handle.sample(),
+    gpus: agreement.gpus,
+    cpuCores: agreement.cpuCores,
+    ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
+    intervalMs: init.meterIntervalMs,
+    onEvents: job.onEvents,
+    onError: job.onMeterError,
+    sources: [
+      job.egress,
+      createJobUsageFileSource({
+        jobId,
+        path: usageFile,
+        // Only what the agreement lets the job report itself (requests and tokens it prices).
+        selfReported: agreement.selfReported ?? [],
+        onWarning: (m, f) => logger.warn(m, f),
+      }),
+      ...(init.readGpuUsage === undefined || parameters.gpus.indices.length === 0
+        ? []
+        : [
+            createGpuUsageSource({
+              jobId,
+              gpuIndices: parameters.gpus.indices,
+              ...(agreement.gpuClass === undefined ? {} : { gpuClass: agreement.gpuClass }),
+              read: init.readGpuUsage,
+              onWarning: (m, f) => logger.warn(m, f),
+            }),
+          ]),
+    ],
+  });
+  return { handle, meter };
 }

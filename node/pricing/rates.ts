@@ -27,3 +27,18 @@ export function ratesForJob(rates: Rate[], gpuClass: string | undefined): Rate[]
     .filter((r) => r.meter !== "gpu_ms" || (gpuClass !== undefined && r.gpuClass === gpuClass))
     .map(({ gpuClass: _class, ...rest }) => rest);
 }
+
+/**
+ * An endpoint's counted rates (DESIGN §12): `requests` and `tokens`, each per 1,000, where the
+ * operator prices them (`pricing.requests1k`, `pricing.tokens1k`).
+ */
+export function endpointRates(prices: {
+  requests1k?: bigint | undefined;
+  tokens1k?: bigint | undefined;
+}): Rate[] {
+  const rates: Rate[] = [];
+  if (prices.requests1k !== undefined)
+    rates.push({ meter: "requests", price: prices.requests1k, per: 1000n });
+  if (prices.tokens1k !== undefined) rates.push({ meter: "tokens", price: prices.tokens1k, per: 1000n });
+  return rates;
+}

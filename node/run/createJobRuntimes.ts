@@ -3,6 +3,7 @@ import type { ProviderConfig } from "../config/providerConfig.ts";
 import { createDockerRuntime } from "./docker/createDockerRuntime.ts";
 import { createImageCatalog, type ImageCatalog } from "./docker/createImageCatalog.ts";
 import type { ImagePolicy } from "./docker/imagePolicy.ts";
+import { imagePolicyFromConfig } from "./docker/imagePolicyFromConfig.ts";
 import { probeDocker } from "./docker/probeDocker.ts";
 import { RunError } from "./errors.ts";
 import { createProcessRuntime } from "./process/createProcessRuntime.ts";
@@ -48,15 +49,7 @@ export async function createJobRuntimes(
 ): Promise<JobRuntimes> {
   const notes: string[] = [];
   const [uid, gid] = config.user.split(":").map(Number) as [number, number];
-  const policy: ImagePolicy = {
-    pull: config.docker.pull,
-    deny: config.docker.deny,
-    ...(config.docker.allow === undefined ? {} : { allow: config.docker.allow }),
-    ...(config.docker.digests === undefined ? {} : { digests: config.docker.digests }),
-    ...(config.docker.maxImageMiB === undefined
-      ? {}
-      : { maxImageBytes: config.docker.maxImageMiB * 1024 * 1024 }),
-  };
+  const policy: ImagePolicy = imagePolicyFromConfig(config.docker);
 
   let docker: JobRuntime | undefined;
   let catalog: ImageCatalog | undefined;

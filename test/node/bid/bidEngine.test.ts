@@ -85,6 +85,14 @@ beforeAll(async () => {
         granularity: "ms",
         receiptIntervalMs: 1000,
         bidValidityS: 60,
+        endpoint: {
+          meterToleranceMs: 750,
+          rates: [
+            { meter: "requests", price: GRID / 1000n, per: 1000n },
+            { meter: "tokens", price: GRID / 100_000n, per: 1000n },
+          ],
+          refuse: () => undefined,
+        },
       }),
     },
     { holdMs: HOLD_MS, graceIntervals: 2 },
@@ -131,7 +139,7 @@ async function auction(
   s: Submitter,
   requirements: Partial<Requirements>,
   windowMs = 700,
-  orderTerms: Pick<JobOrder, "maxRates"> & Partial<Pick<JobOrder, "maxUsage">> = {
+  orderTerms: Pick<JobOrder, "maxRates"> & Partial<Pick<JobOrder, "maxUsage" | "endpoint" | "image">> = {
     maxRates: withDefaultMaxRates([]),
   },
 ) {
@@ -242,5 +250,29 @@ describe("bid engine", () => {
     await waitFor("the pass to reach the engine", () => (signals.lostOnPrice.length > 0 ? true : undefined));
     expect(signals.lostOnPrice).toEqual([[H100]]);
     expect(capacity.free().gpusByClass.get(H100)).toHaveLength(1);
+  });
+
+  it("signs an endpoint's agreement: the order's replicas, the bid's tolerance, requests and tokens priced, none self-reported", async () => {
+    const [s] = submitters as [Submitter];
+    const maxRates = withDefaultMaxRates([
+      { meter: "requests", price: GRID, per: 1000n },
+      { meter: "tokens", price: GRID, per: 1000n },
+    ]);
+    const { order, bids } = await auction(s, { gpus: 0, cpuCores: 2, memMiB: 1024 }, 700, {
+      maxRates,
+      maxUsage: { requests: 1000n, tokens: 100_000n },
+      endpoint: { minReplicas: 1, maxReplicas: 2 },
+      image: "llm:1",
+    });
+    expect(bids).toHaveLength(1);
+    const bid = (bids[0] as (typeof bids)[number]).bid;
+    expect(bid.endpoint).toEqual({ meterToleranceMs: 750 });
+    expect(bid.rates.map((r) => r.meter)).toEqual(["cpu_core_ms", "mem_mib_ms", "requests", "tokens"]);
+    const jobId = newId();
+    // The collector's own check (checkAgreement) passes, or accept throws.
+    const accepted = await s.bids.accept(order, bids[0] as (typeof bids)[number], jobId);
+    expect(accepted?.agreement.endpoint).toEqual({ minReplicas: 1, maxReplicas: 2, meterToleranceMs: 750 });
+    expect(accepted?.agreement.selfReported).toBeUndefined();
+    capacity.release(jobId);
   });
 });

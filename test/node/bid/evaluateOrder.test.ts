@@ -231,3 +231,129 @@ describe("evaluateOrder", () => {
     });
   });
 });
+
+describe("evaluateOrder, endpoint orders", () => {
+  const REQUESTS = { meter: "requests" as const, price: GRID / 1000n, per: 1000n };
+  const TOKENS = { meter: "tokens" as const, price: GRID / 100_000n, per: 1000n };
+  const refused: Array<[string | undefined, number]> = [];
+  const serving: BidTerms = {
+    ...terms,
+    endpoint: {
+      meterToleranceMs: 1500,
+      rates: [REQUESTS, TOKENS],
+      refuse: (image, gpusPerReplica) => {
+        refused.push([image, gpusPerReplica]);
+        return image === "nope:1" ? "image nope:1 is not allowed here" : undefined;
+      },
+    },
+  };
+  /** Two replicas of one H100, 2 cores and 4 GiB each; requests and tokens capped. */
+  const endpointOrder = (rest: Partial<JobOrder> = {}): JobOrder =>
+    orderFor(
+      { gpuClass: H100, gpus: 2, cpuCores: 4, memMiB: 8192 },
+      {
+        image: "llm:1",
+        endpoint: { minReplicas: 0, maxReplicas: 2 },
+        maxRates: [
+          { meter: "requests", price: GRID, per: 1000n },
+          { meter: "tokens", price: GRID, per: 1000n },
+        ],
+        maxUsage: { requests: 10_000n, tokens: 1_000_000n },
+        ...rest,
+      },
+    );
+  const twoH100 = () =>
+    new Capacity({
+      gpus: [
+        { index: 0, class: H100, vramMiB: 81_559 },
+        { index: 1, class: H100, vramMiB: 81_559 },
+      ],
+      cpuCores: 8,
+      memMiB: 32_768,
+      maxDurationS: 7200,
+    });
+
+  it("bids the job's rates plus requests and tokens, and the meter tolerance", () => {
+    refused.length = 0;
+    const result = evaluateOrder(endpointOrder(), twoH100(), serving, NOW_S);
+    expect(result.kind).toBe("bid");
+    if (result.kind !== "bid") return;
+    expect(result.bid.rates).toEqual([
+      { meter: "gpu_ms", price: 3n * GRID, per: HOUR_MS },
+      { meter: "cpu_core_ms", price: GRID / 50n, per: HOUR_MS },
+      { meter: "mem_mib_ms", price: GRID / 200n, per: GIB_HOUR_MIB_MS },
+      REQUESTS,
+      TOKENS,
+    ]);
+    expect(result.bid.endpoint).toEqual({ meterToleranceMs: 1500 });
+    expect(bidSchema.parse(result.bid)).toEqual(result.bid);
+    // The node was asked about one replica's share: one GPU.
+    expect(refused).toEqual([["llm:1", 1]]);
+  });
+
+  it("prices requests or tokens only where the order caps them in maxRates and maxUsage", () => {
+    const noTokenMax = endpointOrder({ maxRates: [{ meter: "requests", price: GRID, per: 1000n }] });
+    const bid1 = evaluateOrder(noTokenMax, twoH100(), serving, NOW_S);
+    expect(bid1.kind === "bid" && bid1.bid.rates.map((r) => r.meter)).toEqual([
+      "gpu_ms",
+      "cpu_core_ms",
+      "mem_mib_ms",
+      "requests",
+    ]);
+    const noCeiling = endpointOrder({ maxUsage: { tokens: 5n } });
+    const bid2 = evaluateOrder(noCeiling, twoH100(), serving, NOW_S);
+    expect(bid2.kind === "bid" && bid2.bid.rates.map((r) => r.meter).slice(3)).toEqual(["tokens"]);
+  });
+
+  it("declines when its requests price is above the order's maximum", () => {
+    const cheap = endpointOrder({ maxRates: [{ meter: "requests", price: 1n, per: 1000n }] });
+    expect(evaluateOrder(cheap, twoH100(), serving, NOW_S)).toMatchObject({
+      decline: { reason: "price-above-max", detail: expect.stringContaining("requests") },
+    });
+  });
+
+  it("leaves a batch job's bid as it was: no requests or tokens rates, no endpoint terms", () => {
+    const batch = orderFor(
+      { gpuClass: H100 },
+      {
+        maxRates: [{ meter: "requests", price: GRID, per: 1000n }],
+        maxUsage: { requests: 10n },
+      },
+    );
+    const withEndpoints = evaluateOrder(batch, node(), serving, NOW_S);
+    expect(withEndpoints).toEqual(evaluateOrder(batch, node(), terms, NOW_S));
+    expect(withEndpoints.kind === "bid" && withEndpoints.bid.endpoint).toBeUndefined();
+  });
+
+  it("declines an order whose resources do not divide evenly among its replicas", () => {
+    const uneven = endpointOrder({ endpoint: { minReplicas: 1, maxReplicas: 3 } });
+    const result = evaluateOrder(
+      { ...uneven, requirements: { ...uneven.requirements, gpus: 0, cpuCores: 4, memMiB: 3072 } },
+      twoH100(),
+      serving,
+      NOW_S,
+    );
+    expect(result).toMatchObject({
+      kind: "decline",
+      decline: { reason: "cpu", detail: "endpoint order: 4 CPU cores do not divide evenly among 3 replicas" },
+    });
+    const oddGpus = endpointOrder({ endpoint: { minReplicas: 0, maxReplicas: 2 } });
+    expect(
+      evaluateOrder(
+        { ...oddGpus, requirements: { ...oddGpus.requirements, gpus: 1 } },
+        twoH100(),
+        serving,
+        NOW_S,
+      ),
+    ).toMatchObject({ decline: { reason: "gpu-class" } });
+  });
+
+  it("declines when the node serves no endpoints, or cannot run this one's replicas", () => {
+    expect(evaluateOrder(endpointOrder(), twoH100(), terms, NOW_S)).toMatchObject({
+      decline: { reason: "image-not-allowed", detail: "this provider serves no endpoints" },
+    });
+    expect(evaluateOrder(endpointOrder({ image: "nope:1" }), twoH100(), serving, NOW_S)).toMatchObject({
+      decline: { reason: "image-not-allowed", detail: "image nope:1 is not allowed here" },
+    });
+  });
+});

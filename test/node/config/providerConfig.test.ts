@@ -67,8 +67,20 @@ describe("parseProviderConfig", () => {
         requireGpus: false,
         meterIntervalMs: 1_000,
       },
+      endpoints: { meterToleranceMs: 2_000, processReplicas: false },
       redeem: { onJobEnd: true, confirmations: 1 },
     });
+  });
+
+  it("reads endpoint prices per 1,000 requests and tokens, and the endpoints section", () => {
+    const config = parseProviderConfig({
+      pricing: { requests1k: "1000000000000000", tokens1k: "20000000000000" },
+      endpoints: { meterToleranceMs: 500, processReplicas: true },
+    });
+    expect(config.pricing.requests1k).toBe(10n ** 15n);
+    expect(config.pricing.tokens1k).toBe(2n * 10n ** 13n);
+    expect(config.endpoints).toEqual({ meterToleranceMs: 500, processReplicas: true });
+    expect(parseProviderConfig({}).pricing.requests1k).toBeUndefined();
   });
 
   it("reads prices as exact bigints from decimal strings and keeps the defaults beside what is set", () => {
@@ -109,6 +121,12 @@ describe("parseProviderConfig", () => {
     ["runtime.docker.pull", { runtime: { docker: { pull: "always" } } }],
     ["p2p.listen", { p2p: { listen: "/ip4/0.0.0.0/tcp/4001" } }],
     ["stake", { stake: 5 }],
+    ["pricing.requests1k", { pricing: { requests1k: -1 } }],
+    ["pricing.tokens1k", { pricing: { tokens1k: "1.5" } }],
+    ["endpoints.meterToleranceMs", { endpoints: { meterToleranceMs: 60_001 } }],
+    ["endpoints.meterToleranceMs", { endpoints: { meterToleranceMs: -1 } }],
+    ["endpoints.processReplicas", { endpoints: { processReplicas: "yes" } }],
+    ["endpoints", { endpoints: { replicas: 2 } }],
   ])("refuses a bad %s with a UsageError naming the field", (field, raw) => {
     const error = usageError(() => parseProviderConfig(raw, "config file /etc/gridspot.json"));
     expect(error.shortMessage).toBe("Invalid provider config file /etc/gridspot.json");
