@@ -29,7 +29,7 @@ const notRunning = (dataDir: string) =>
  */
 export async function agentRequest<T extends z.ZodTypeAny>(
   dataDir: string,
-  p: { method: "GET" | "POST"; path: string; body?: unknown; schema: T; timeoutMs: number },
+  p: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown; schema: T; timeoutMs: number },
 ): Promise<z.infer<T>> {
   if (runningAgent(dataDir) === undefined) throw notRunning(dataDir);
   const payload = p.body === undefined ? undefined : JSON.stringify(p.body);

@@ -19,7 +19,8 @@ export function commandReference(program: Command): string {
       const args = c.registeredArguments.map((a) =>
         a.required ? `<${a.name()}>` : `[${a.name()}${a.variadic ? "..." : ""}]`,
       );
-      const usage = c.name() === "submit" ? "[options] -- COMMAND [ARGS...]" : args.join(" ");
+      // A command line after `--` (`job submit`, `endpoint deploy`) is shown as its usage says.
+      const usage = c.usage().includes(" -- ") ? c.usage() : args.join(" ");
       const options = c.options.filter((o) => o.long !== "--help").map((o) => `\`${o.flags}\``);
       const own = options.length === 0 ? "" : ` Options: ${options.join(" ")}.`;
       return `- \`gridspot ${group.name()} ${c.name()}${usage === "" ? "" : ` ${usage}`}\`: ${c.description()}.${own}`;

@@ -26,10 +26,13 @@ const WALLET_ERRORS = new Set([
 
 /** Runs one CLI invocation and returns its exit code. Printing happens only here. */
 export async function main(argv: string[], external: ExternalCommands = {}): Promise<number> {
-  // Everything after `--` belongs to the job's command line (`job submit`), its own flags included.
+  // Everything after `--` belongs to the job's command line (`job submit`, `endpoint deploy`), its
+  // own flags included.
   const end = argv.indexOf("--");
   const front = end === -1 ? argv : argv.slice(0, end);
-  const submitting = front.some((t, i) => t === "job" && front[i + 1] === "submit");
+  const submitting = front.some(
+    (t, i) => (t === "job" && front[i + 1] === "submit") || (t === "endpoint" && front[i + 1] === "deploy"),
+  );
   const json = front.includes("--json");
   const invocation: Invocation = { jobCommand: submitting && end !== -1 ? argv.slice(end + 1) : [] };
   let usageMessage: string | undefined;

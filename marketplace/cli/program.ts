@@ -11,6 +11,7 @@ const provider_ = () => import("./commands/provider.ts");
 const chain_ = () => import("./commands/chain.ts");
 const agent_ = () => import("./commands/agent.ts");
 const jobDetached_ = () => import("./commands/jobDetached.ts");
+const endpoint_ = () => import("./commands/endpoint.ts");
 
 // The one definition of the command tree: commander parses the flags from it and writes every help
 // page from it, so help cannot drift from what is parsed. Each action only resolves the options and
@@ -348,8 +349,17 @@ export function buildProgram(
       "start the agent in the background (pid file and log in the data dir); it resumes running jobs",
     )
     .option("--foreground", "run in this process until SIGINT/SIGTERM (for a service manager)")
+    .option(
+      "--gateway-port <port>",
+      "the endpoint gateway's port on 127.0.0.1 (0: any free one; default GRIDSPOT_GATEWAY_PORT or 8788)",
+    )
     .action(
-      act("submitter", async (o, f) => (await agent_()).agentStart(o, { foreground: f.foreground === true })),
+      act("submitter", async (o, f) =>
+        (await agent_()).agentStart(o, {
+          foreground: f.foreground === true,
+          gatewayPort: typeof f.gatewayPort === "string" ? f.gatewayPort : undefined,
+        }),
+      ),
     );
   agent
     .command("stop")
@@ -359,6 +369,110 @@ export function buildProgram(
     .command("status")
     .description("whether the agent runs, its pid, and the jobs it runs")
     .action(act("submitter", async (o) => (await agent_()).agentStatus(o)));
+
+  // endpoint
+  const endpoint = group(
+    "endpoint",
+    "inference endpoints through the payer agent's gateway: deploy, list, status, logs, delete, verify",
+  );
+  endpoint
+    .command("deploy")
+    .description(
+      "serve an image (or a command) over HTTP from 1..8 providers, billed per busy GPU time, request and token",
+    )
+    .usage("[options] -- COMMAND [ARGS...]")
+    .argument("[command...]", "the replica's command line (for an image: its arguments), after --")
+    .option("--image <image>", "the container image that serves HTTP, e.g. ghcr.io/acme/llm:1.0")
+    .option("--port <port>", "the port the replica serves HTTP on (default 8000)")
+    .option("--gpus <n>", "GPUs per replica (default 0)")
+    .option("--gpu-class <class>", "GPU class, e.g. nvidia-h100-80gb")
+    .option("--cpus <n>", "CPU cores per replica (default 1)")
+    .option("--mem <mib>", "memory per replica in MiB (default 512)")
+    .option("--min-replicas <n>", "replicas kept warm per provider, billed as allocated time (default 0)")
+    .option(
+      "--max-replicas <n>",
+      "the most replicas per provider; each provider reserves this many (default 1)",
+    )
+    .option(
+      "--idle-timeout <duration>",
+      "a replica idle this long stops, down to --min-replicas (30s, 5m; default 5m)",
+    )
+    .option(
+      "--cold-start-timeout <duration>",
+      "the longest a request waits for a replica to start (default 120s)",
+    )
+    .option(
+      "--health-path <path>",
+      "polled until it answers below 500 before a replica serves (default /health)",
+    )
+    .option(
+      "--token-header <name>",
+      "count tokens from this response header (default: the answer's `usage` object)",
+    )
+    .option("--providers <n>", "place it with this many providers, 1 to 8 (default 1)")
+    .option("--max-price-gpu-hour <grid>", "the most to pay per busy GPU-hour")
+    .option("--max-price-1k-requests <grid>", "the most to pay per 1,000 requests")
+    .option(
+      "--max-requests <n>",
+      "the most requests each provider may bill (default: what --budget buys at --max-price-1k-requests, at least 10^9)",
+    )
+    .option("--max-price-1k-tokens <grid>", "the most to pay per 1,000 tokens")
+    .option(
+      "--max-tokens <n>",
+      "the most tokens each provider may bill (default: what --budget buys at --max-price-1k-tokens, at least 10^9)",
+    )
+    .option(
+      "--budget <grid>",
+      "the most the endpoint may cost in all, split evenly between its providers (required)",
+    )
+    .option("--max-duration <seconds>", "the longest the endpoint serves (default 86400)")
+    .option("--env <name=value>", "an environment variable of the replicas (repeatable)", collectOne)
+    .option("--bid-window <ms>", "how long to collect bids, in milliseconds (default 1500)")
+    .option("--explain", "say why providers that did not bid declined")
+    .option(
+      "--max-suspended <duration>",
+      "how long a provider keeps the endpoint suspended while the agent is away (default 10m; the provider's limit caps it)",
+    )
+    .action(
+      act("submitter", async (o, f, operands) =>
+        (await endpoint_()).endpointDeploy(o, f, { operands, command: invocation.jobCommand }),
+      ),
+    );
+  endpoint
+    .command("list")
+    .description("the endpoints deployed from this data dir: status, providers routed, requests, tokens, URL")
+    .action(act("submitter", async (o) => (await endpoint_()).endpointList(o)));
+  endpoint
+    .command("status")
+    .description("one endpoint: per provider its job, amount signed, billed vs counted, routed or why not")
+    .argument("<id>", "the endpoint id (see `gridspot endpoint list`)")
+    .action(
+      act("submitter", async (o, _f, [id]) => (await endpoint_()).endpointStatus(o, { endpointId: id })),
+    );
+  endpoint
+    .command("logs")
+    .description("what each of its jobs' replicas wrote to stdout and stderr (kept in the data dir)")
+    .argument("<id>", "the endpoint id")
+    .option("-f, --follow", "keep printing as they write, until they end")
+    .action(
+      act("submitter", async (o, f, [id]) =>
+        (await endpoint_()).endpointLogs(o, { endpointId: id, follow: f.follow === true }),
+      ),
+    );
+  endpoint
+    .command("delete")
+    .description("stop serving it: each provider is told to stop and bills up to the stop")
+    .argument("<id>", "the endpoint id")
+    .action(
+      act("submitter", async (o, _f, [id]) => (await endpoint_()).endpointDelete(o, { endpointId: id })),
+    );
+  endpoint
+    .command("verify")
+    .description("every check of each of its jobs' billing trails; exit 1 when one fails")
+    .argument("<id>", "the endpoint id")
+    .action(
+      act("submitter", async (o, _f, [id]) => (await endpoint_()).endpointVerify(o, { endpointId: id })),
+    );
 
   // chain
   const chain = group("chain", "the contracts: deploy");

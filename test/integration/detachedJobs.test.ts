@@ -59,6 +59,8 @@ async function newSubmitter(name: string) {
     GRIDSPOT_BOOTSTRAP: provider.info.multiaddrs[0] ?? "",
     GRIDSPOT_LOCAL_NETWORK: "1",
     GRIDSPOT_LOG: "info",
+    // The agent's endpoint gateway on a free port, never 8788.
+    GRIDSPOT_GATEWAY_PORT: "0",
   };
   const gridspot = (args: string[], timeoutMs = 60_000): Promise<Run> =>
     new Promise((done, fail) => {

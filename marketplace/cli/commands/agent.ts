@@ -3,7 +3,9 @@ import { agentRequest } from "../../agent/agentClient.ts";
 import { agentFiles, runningAgent } from "../../agent/agentFiles.ts";
 import { agentStatusAnswer } from "../../agent/agentRequests.ts";
 import { ownerAlive } from "../../client/processOwner.ts";
+import { DEFAULT_GATEWAY_PORT } from "../../endpoint/constants.ts";
 import { BaseError } from "../../errors/base.ts";
+import { UsageError } from "../../errors/usage.ts";
 import { formatDuration } from "../format.ts";
 import { type GlobalOptions, loadCliAccount } from "../globalOptions.ts";
 import type { CommandResult } from "./types.ts";
@@ -25,8 +27,12 @@ function globalArgs(o: GlobalOptions): string[] {
 }
 
 /** `agent start [--foreground]`: the payer agent, in the background (default) or in this process. */
-export async function agentStart(o: GlobalOptions, flags: { foreground?: boolean }): Promise<CommandResult> {
+export async function agentStart(
+  o: GlobalOptions,
+  flags: { foreground?: boolean; gatewayPort?: string | undefined },
+): Promise<CommandResult> {
   const files = agentFiles(o.dataDir);
+  const gatewayPort = parseGatewayPort(flags.gatewayPort ?? process.env.GRIDSPOT_GATEWAY_PORT);
   if (flags.foreground === true) {
     // Loaded only here: the agent pulls in libp2p and the chain; `status` and `stop` need neither.
     const { runAgent } = await import("../../agent/runAgent.ts");
@@ -39,6 +45,7 @@ export async function agentStart(o: GlobalOptions, flags: { foreground?: boolean
         localNetwork: o.localNetwork,
       },
       await loadCliAccount(o),
+      { gatewayPort },
     );
     return { json: { running: false, jobsLeftRunning: left }, text: stoppedText(left) };
   }
@@ -51,11 +58,23 @@ export async function agentStart(o: GlobalOptions, flags: { foreground?: boolean
   // The wallet is checked here first: a wrong password is said now, not in the agent's log.
   await loadCliAccount(o);
   const { startAgentProcess } = await import("../../agent/startAgentProcess.ts");
-  const status = await startAgentProcess({ dataDir: o.dataDir, globalArgs: globalArgs(o) });
+  const status = await startAgentProcess({
+    dataDir: o.dataDir,
+    globalArgs: globalArgs(o),
+    startArgs: ["--gateway-port", String(gatewayPort)],
+  });
   return {
-    json: { running: true, pid: status.pid, started: true, address: status.address, jobs: status.jobs },
+    json: {
+      running: true,
+      pid: status.pid,
+      started: true,
+      address: status.address,
+      jobs: status.jobs,
+      gatewayUrl: status.gatewayUrl,
+    },
     text: [
       `Agent started (pid ${status.pid}) for ${status.address}; log ${files.log}`,
+      `Endpoint gateway ${status.gatewayUrl}/e/<endpoint id>/…`,
       status.jobs.length > 0
         ? `It attached again to ${status.jobs.length} running job(s): ${status.jobs.join(", ")}`
         : "No detached job was running.",
@@ -114,6 +133,7 @@ export async function agentStatus(o: GlobalOptions): Promise<CommandResult> {
     text: [
       `Agent running (pid ${status.pid}) for ${status.address}, up ${formatDuration(Date.now() - status.startedAt)}`,
       `Jobs ${status.jobs.length === 0 ? "none running" : status.jobs.join(", ")}`,
+      `Gateway ${status.gatewayUrl ?? "off"}`,
       `Log  ${agentFiles(o.dataDir).log}`,
     ].join("\n"),
   };
@@ -123,4 +143,13 @@ function stoppedText(left: number): string {
   return left === 0
     ? "No job was running."
     : `${left} job(s) keep running on their providers: each is suspended after its grace period (not billed) and waits up to its --max-suspended for the agent to start again.`;
+}
+
+/** `--gateway-port` (or GRIDSPOT_GATEWAY_PORT): a TCP port, 0 for a free one; DEFAULT_GATEWAY_PORT when absent. */
+function parseGatewayPort(text: string | undefined): number {
+  if (text === undefined || text === "") return DEFAULT_GATEWAY_PORT;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535)
+    throw new UsageError(`--gateway-port must be a TCP port from 0 to 65535 (got ${JSON.stringify(text)})`);
+  return port;
 }

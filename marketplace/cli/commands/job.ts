@@ -18,16 +18,13 @@ import {
   updateSubmitterJob,
 } from "../../client/submitterStore.ts";
 import { timeUntilEmpty } from "../../client/timeUntilEmpty.ts";
-import { verifyJob } from "../../client/verifyJob.ts";
+import { type VerifyJobReturnType, verifyJob } from "../../client/verifyJob.ts";
 import { TransferError } from "../../errors/transfer.ts";
 import { UsageError } from "../../errors/usage.ts";
 import { buildInvoice } from "../../invoice/buildInvoice.ts";
 import { invoiceToCsv } from "../../invoice/invoiceToCsv.ts";
 import { jobPath } from "../../messages/jobPath.ts";
-import type { MaxUsage } from "../../messages/order.ts";
-import { imageRef, type Rate } from "../../messages/primitives.ts";
 import { DEFAULT_ORDER_MAX_SUSPENDED_S } from "../../p2p/constants.ts";
-import { HOUR_MS } from "../../rating/constants.ts";
 import { localInputManifest } from "../../transfer/localInputManifest.ts";
 import { chainContext } from "../chainContext.ts";
 import { checkBootstrap } from "../checkBootstrap.ts";
@@ -46,6 +43,17 @@ import { assertDeployed } from "../openChain.ts";
 import { createProgress } from "../progress.ts";
 import { transferProgress } from "../transferProgress.ts";
 import { outputsHint, submitDetached } from "./jobDetached.ts";
+import {
+  type PriceFlags,
+  parseBidWindowMs,
+  parseEnv,
+  parseImage,
+  parseJobCommand,
+  parseMaxRates,
+  parseMaxSuspendedS,
+  parseRequirements,
+  type RequirementFlags,
+} from "./jobFlags.ts";
 import type { CommandResult } from "./types.ts";
 
 export async function open(options: GlobalOptions): Promise<Submitter> {
@@ -67,83 +75,22 @@ export async function open(options: GlobalOptions): Promise<Submitter> {
 }
 
 /** The flags of `job submit`, as the parser hands them over (strings, checked here). */
-export type JobSubmitFlags = {
-  gpus?: string | undefined;
-  gpuClass?: string | undefined;
-  cpus?: string | undefined;
-  mem?: string | undefined;
-  maxPriceGpuHour?: string | undefined;
-  budget?: string | undefined;
-  maxDuration?: string | undefined;
-  expectedDuration?: string | undefined;
-  input?: string[] | undefined;
-  output?: string[] | undefined;
-  env?: string[] | undefined;
-  bidWindow?: string | undefined;
-  explain?: boolean | undefined;
-  outDir?: string | undefined;
-  redeemWait?: string | undefined;
-  image?: string | undefined;
-  entrypoint?: string | undefined;
-  detach?: boolean | undefined;
-  maxSuspended?: string | undefined;
-  maxRequests?: string | undefined;
-  maxPrice1kRequests?: string | undefined;
-  maxTokens?: string | undefined;
-  maxPrice1kTokens?: string | undefined;
-  maxEgressGib?: string | undefined;
-  maxPriceEgressGib?: string | undefined;
-};
-
-const GIB = 1024n ** 3n;
-
-/**
- * The order's ceilings on the counted meters from their flag pairs: `--max-requests N` with
- * `--max-price-1k-requests GRID`, `--max-tokens N` with `--max-price-1k-tokens GRID`, `--max-egress-gib
- * N` with `--max-price-egress-gib GRID`. One of a pair without the other is a usage error: a price
- * without a ceiling could never be signed, a ceiling without a price is never billed.
- */
-function countedMeterLimits(flags: JobSubmitFlags): { maxRates: Rate[]; maxUsage: MaxUsage | undefined } {
-  const pairs = [
-    {
-      meter: "requests",
-      count: flags.maxRequests,
-      price: flags.maxPrice1kRequests,
-      names: ["--max-requests", "--max-price-1k-requests"],
-      per: 1000n,
-      unit: 1n,
-    },
-    {
-      meter: "tokens",
-      count: flags.maxTokens,
-      price: flags.maxPrice1kTokens,
-      names: ["--max-tokens", "--max-price-1k-tokens"],
-      per: 1000n,
-      unit: 1n,
-    },
-    {
-      meter: "egress_bytes",
-      count: flags.maxEgressGib,
-      price: flags.maxPriceEgressGib,
-      names: ["--max-egress-gib", "--max-price-egress-gib"],
-      per: GIB,
-      unit: GIB,
-    },
-  ] as const;
-  const maxRates: Rate[] = [];
-  const maxUsage: MaxUsage = {};
-  for (const pair of pairs) {
-    const [countFlag, priceFlag] = pair.names;
-    if ((pair.count === undefined) !== (pair.price === undefined))
-      throw new UsageError(
-        `${countFlag} and ${priceFlag} go together: the most to use, and the most to pay for it`,
-      );
-    if (pair.count === undefined || pair.price === undefined) continue;
-    maxRates.push({ meter: pair.meter, price: parseGrid(pair.price, priceFlag), per: pair.per });
-    maxUsage[pair.meter] = BigInt(parsePositiveInt(pair.count, countFlag, 0)) * pair.unit;
-  }
-  return { maxRates, maxUsage: Object.keys(maxUsage).length === 0 ? undefined : maxUsage };
-}
+export type JobSubmitFlags = RequirementFlags &
+  PriceFlags & {
+    budget?: string | undefined;
+    expectedDuration?: string | undefined;
+    input?: string[] | undefined;
+    output?: string[] | undefined;
+    env?: string[] | undefined;
+    bidWindow?: string | undefined;
+    explain?: boolean | undefined;
+    outDir?: string | undefined;
+    redeemWait?: string | undefined;
+    image?: string | undefined;
+    entrypoint?: string | undefined;
+    detach?: boolean | undefined;
+    maxSuspended?: string | undefined;
+  };
 
 /**
  * `job submit [flags] -- COMMAND [ARGS]`: everything after `--` is the job's command line.
@@ -153,67 +100,17 @@ export async function jobSubmit(
   flags: JobSubmitFlags,
   p: { operands: string[]; command: string[] },
 ): Promise<CommandResult> {
-  const command = p.command;
-  const values = {
-    gpus: flags.gpus,
-    "gpu-class": flags.gpuClass,
-    cpus: flags.cpus,
-    mem: flags.mem,
-    "max-price-gpu-hour": flags.maxPriceGpuHour,
-    budget: flags.budget,
-    "max-duration": flags.maxDuration,
-    input: flags.input,
-    output: flags.output,
-    env: flags.env,
-    "bid-window": flags.bidWindow,
-    explain: flags.explain === true,
-    "out-dir": flags.outDir,
-    "redeem-wait": flags.redeemWait,
-    image: flags.image,
-    entrypoint: flags.entrypoint,
-  };
-  if (p.operands.length > 0 && command.length === 0) {
-    throw new UsageError(
-      `Give the job's command after --, e.g. gridspot job submit --cpus 1 -- ${p.operands.join(" ")}`,
-    );
-  }
-  if (command.length === 0 || command[0] === undefined) {
-    throw new UsageError(
-      "Give the job's command after --, e.g. gridspot job submit --cpus 1 -- python3 train.py",
-    );
-  }
-  const image = values.image;
-  if (image !== undefined && !imageRef.safeParse(image).success) {
-    throw new UsageError(`--image must be an image reference like ghcr.io/acme/trainer:1.2, got "${image}"`);
-  }
-  if (values.entrypoint !== undefined && image === undefined) {
+  const command = parseJobCommand(p, "gridspot job submit --cpus 1 -- python3 train.py");
+  const image = parseImage(flags.image);
+  if (flags.entrypoint !== undefined && image === undefined) {
     throw new UsageError("--entrypoint needs --image: only a container image has an entrypoint to replace");
   }
-  const gpus = parsePositiveInt(values.gpus, "--gpus", 0);
-  const gpuClass = values["gpu-class"];
-  if (gpuClass !== undefined && !/^[a-z0-9]+-[a-z0-9]+-[0-9]+gb$/.test(gpuClass)) {
-    throw new UsageError(`--gpu-class must look like nvidia-h100-80gb, got "${gpuClass}"`);
-  }
-  const maxRates: Rate[] = [];
-  if (values["max-price-gpu-hour"] !== undefined) {
-    maxRates.push({
-      meter: "gpu_ms",
-      price: parseGrid(values["max-price-gpu-hour"], "--max-price-gpu-hour"),
-      per: HOUR_MS,
-    });
-  }
-  // Counted meters: billed only with both a price ceiling and a usage ceiling (the provider cannot
-  // bill a request, token or byte the order did not bound; see marketplace/messages/order.ts).
-  const counted = countedMeterLimits(flags);
-  maxRates.push(...counted.maxRates);
-  const env: Record<string, string> = {};
-  for (const pair of values.env ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--env takes NAME=VALUE, got "${pair}"`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
+  const requirements = parseRequirements(flags);
+  // Counted meters: billed only with both a price ceiling and a usage ceiling.
+  const counted = parseMaxRates(flags);
+  const env = parseEnv(flags.env);
   // Output globs must stay inside the job's work dir: refused here, before any order is published.
-  const outputs = (values.output ?? []).map((glob) => {
+  const outputs = (flags.output ?? []).map((glob) => {
     try {
       return jobPath(glob, "--output glob");
     } catch (error) {
@@ -222,20 +119,13 @@ export async function jobSubmit(
     }
   });
   // Files and folders (recursively, relative paths kept), hashed here: the start signs each sha256.
-  const manifest = await localInputManifest(values.input ?? []).catch((error: unknown) => {
+  const manifest = await localInputManifest(flags.input ?? []).catch((error: unknown) => {
     if (!(error instanceof TransferError)) throw error;
     throw new UsageError(`--input: ${error.shortMessage}`, { cause: error });
   });
   for (const { source, reason } of manifest.skipped)
     process.stderr.write(`gridspot: --input: skipped ${source}: ${reason}\n`);
   const inputs = manifest.files;
-  const requirements = {
-    gpus,
-    ...(gpuClass === undefined ? {} : { gpuClass }),
-    cpuCores: Math.max(1, parsePositiveInt(values.cpus, "--cpus", 1)),
-    memMiB: Math.max(1, parsePositiveInt(values.mem, "--mem", 512)),
-    maxDurationS: Math.max(1, parsePositiveInt(values["max-duration"], "--max-duration", 3600)),
-  };
   const expectedS =
     flags.expectedDuration === undefined
       ? undefined
@@ -243,42 +133,40 @@ export async function jobSubmit(
   if (expectedS !== undefined && expectedS > requirements.maxDurationS)
     throw new UsageError("--expected-duration cannot be longer than --max-duration");
   // Every flag is checked before the wallet, the chain or the network is touched.
-  const budget = values.budget === undefined ? undefined : parseGrid(values.budget, "--budget");
-  const bidWindowMs = parsePositiveInt(values["bid-window"], "--bid-window", 1500);
-  const redeemWaitMs = parsePositiveInt(values["redeem-wait"], "--redeem-wait", 30_000);
+  const budget = flags.budget === undefined ? undefined : parseGrid(flags.budget, "--budget");
+  const bidWindowMs = parseBidWindowMs(flags.bidWindow);
+  const redeemWaitMs = parsePositiveInt(flags.redeemWait, "--redeem-wait", 30_000);
   // How long the provider keeps the job suspended while the payer is away: a detached job's agent
   // may restart or sleep, so it asks for DEFAULT_ORDER_MAX_SUSPENDED_S unless told otherwise; a
   // foreground job only when asked (a CLI that died cannot come back to it).
-  const maxSuspendedS =
-    flags.maxSuspended !== undefined
-      ? parseDurationS(flags.maxSuspended, "--max-suspended")
-      : flags.detach === true
-        ? DEFAULT_ORDER_MAX_SUSPENDED_S
-        : undefined;
+  const maxSuspendedS = parseMaxSuspendedS(
+    flags.maxSuspended,
+    flags.detach === true ? DEFAULT_ORDER_MAX_SUSPENDED_S : undefined,
+  );
   const spec = {
     ...(image === undefined ? {} : { image }),
     // One word: the entrypoint's program (its arguments go after --, with the command).
-    ...(values.entrypoint === undefined ? {} : { entrypoint: [values.entrypoint] }),
-    command: command[0],
-    args: command.slice(1),
+    ...(flags.entrypoint === undefined ? {} : { entrypoint: [flags.entrypoint] }),
+    command: command.command,
+    args: command.args,
     env,
     outputs,
   };
   if (flags.detach === true) {
-    if (values["out-dir"] !== undefined || values["redeem-wait"] !== undefined)
+    if (flags.outDir !== undefined || flags.redeemWait !== undefined)
       throw new UsageError(
         "--out-dir and --redeem-wait are for jobs in the foreground; a detached job's outputs wait in the data dir for `gridspot job outputs ID --out-dir DIR`",
       );
     return submitDetached(options, {
       requirements,
-      maxRates,
+      maxRates: counted.maxRates,
       ...(counted.maxUsage === undefined ? {} : { maxUsage: counted.maxUsage }),
       ...(budget === undefined ? {} : { budget }),
       ...(expectedS === undefined ? {} : { expectedDurationMs: BigInt(expectedS) * 1000n }),
       spec,
       inputs,
       bidWindowMs,
-      explain: values.explain,
+      explain: flags.explain === true,
       maxSuspendedS: maxSuspendedS ?? DEFAULT_ORDER_MAX_SUSPENDED_S,
     });
   }
@@ -305,16 +193,16 @@ export async function jobSubmit(
   try {
     const result = await submitJob(submitter, {
       requirements,
-      maxRates,
+      maxRates: counted.maxRates,
       ...(counted.maxUsage === undefined ? {} : { maxUsage: counted.maxUsage }),
       budget,
       ...(expectedS === undefined ? {} : { expectedDurationMs: BigInt(expectedS) * 1000n }),
       spec,
       inputs,
       ...(maxSuspendedS === undefined ? {} : { maxSuspendedS }),
-      outputDir: resolve(values["out-dir"] ?? "gridspot-out"),
+      outputDir: resolve(flags.outDir ?? "gridspot-out"),
       bidWindowMs,
-      explain: values.explain,
+      explain: flags.explain === true,
       redeemWaitMs,
       signal: controller.signal,
       events: {
@@ -626,18 +514,22 @@ export async function jobVerify(
   try {
     const job = requireJob(submitter, p.jobId);
     const result = await verifyJob(submitter, job.jobId);
-    const failed = result.checks.filter((c) => !c.ok).length;
-    const text = [
-      `Verifying job ${result.jobId}`,
-      ...result.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
-      failed === 0
-        ? `All ${result.checks.length} checks passed.`
-        : `${failed} of ${result.checks.length} checks failed.`,
-    ].join("\n");
-    return { json: result, text, exitCode: result.ok ? 0 : 1 };
+    return { json: result, text: verifyLines(result).join("\n"), exitCode: result.ok ? 0 : 1 };
   } finally {
     await submitter.close();
   }
+}
+
+/** `job verify`'s report for people: each check, then how many passed. */
+export function verifyLines(result: VerifyJobReturnType): string[] {
+  const failed = result.checks.filter((c) => !c.ok).length;
+  return [
+    `Verifying job ${result.jobId}`,
+    ...result.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+    failed === 0
+      ? `All ${result.checks.length} checks passed.`
+      : `${failed} of ${result.checks.length} checks failed.`,
+  ];
 }
 
 /** An invoice line's quantity for people: time meters as durations, the others as counts. */

@@ -23,7 +23,7 @@ import type { GlobalOptions } from "../globalOptions.ts";
 import type { CommandResult } from "./types.ts";
 
 /** How long a submit may take in the agent: the bid window, then the channel's transactions. */
-const SUBMIT_TIMEOUT_MS = 5 * 60_000;
+export const SUBMIT_TIMEOUT_MS = 5 * 60_000;
 /** How often `job logs --follow` and `job attach` look for new log bytes and a new status. */
 const FOLLOW_POLL_MS = 200;
 /** How long `job cancel` waits for the job to end before saying it is ending. */
@@ -52,7 +52,7 @@ export async function submitDetached(
 }
 
 /** The submitter store alone (no chain, no network), with foreground jobs whose CLI died settled. */
-function openLocalStore(options: GlobalOptions): Store {
+export function openLocalStore(options: GlobalOptions): Store {
   const path = join(options.dataDir, "submitter.db");
   if (!existsSync(path)) throw new UsageError(`No jobs yet: there is no job store in ${options.dataDir}`);
   const store = openSubmitterStore(path);
