@@ -217,6 +217,17 @@ export async function startProvider(
       granularity: config.receipts.granularity,
       minimumCharge: config.pricing.minimumCharge,
     }),
+    // A node serves endpoints where it can run their replicas: containers, or (development) processes.
+    endpoints: () =>
+      endpoints.dockerLauncher === undefined && !endpoints.processReplicas
+        ? undefined
+        : {
+            rates: endpointRates({
+              requests1k: config.pricing.requests1k,
+              tokens1k: config.pricing.tokens1k,
+            }),
+            meterToleranceMs: config.endpoints.meterToleranceMs,
+          },
   });
   const bidEngine = createBidEngine(
     {

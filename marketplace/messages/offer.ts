@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_METER_TOLERANCE_MS } from "./endpoint.ts";
 import { address, gpuClass, granularity, peerIdText, rate, uint } from "./primitives.ts";
 
 /** GPUs of one class on a provider: how many, how many free now, and their memory. */
@@ -34,5 +35,18 @@ export const capacityOffer = z.object({
   minimumCharge: uint.optional(),
   maxDurationS: z.number().int().positive(),
   seq: z.number().int().nonnegative(),
+  /**
+   * Present when the node serves endpoints (DESIGN §12): its per-1,000 requests and tokens rates
+   * (bid on endpoint orders only, besides the time rates above) and the meter tolerance its
+   * agreements state. Busy time bills per busy period rounded up to `granularity`; warm minimum
+   * replicas as allocated time; cold starts and idle replicas never.
+   */
+  endpoints: z
+    .object({
+      rates: z.array(rate).max(2),
+      meterToleranceMs: z.number().int().min(0).max(MAX_METER_TOLERANCE_MS),
+    })
+    .strict()
+    .optional(),
 });
 export type CapacityOffer = z.infer<typeof capacityOffer>;

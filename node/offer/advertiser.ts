@@ -18,6 +18,8 @@ export type AdvertiserComponents = {
   addrs: () => string[];
   /** How jobs are billed (the bids' granularity and minimum charge), shown in the offer. */
   billing?: (() => { granularity: Granularity; minimumCharge?: bigint | undefined }) | undefined;
+  /** Whether and at what prices the node serves endpoints, shown in the offer; absent: it serves none. */
+  endpoints?: (() => CapacityOffer["endpoints"]) | undefined;
 };
 
 /** Builds this node's CapacityOffer from its capacity and current rates. */
@@ -48,7 +50,13 @@ export function buildOffer(components: AdvertiserComponents, seq: number): Capac
     ...billingOf(components),
     maxDurationS: capacity.totals.maxDurationS,
     seq,
+    ...endpointsOf(components),
   };
+}
+
+function endpointsOf(components: AdvertiserComponents): Pick<CapacityOffer, "endpoints"> {
+  const endpoints = components.endpoints?.();
+  return endpoints === undefined ? {} : { endpoints };
 }
 
 function billingOf(components: AdvertiserComponents): Pick<CapacityOffer, "granularity" | "minimumCharge"> {

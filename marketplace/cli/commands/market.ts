@@ -1,6 +1,7 @@
 import { UsageError } from "../../errors/usage.ts";
+import type { CapacityOffer } from "../../messages/offer.ts";
 import type { Requirements } from "../../messages/order.ts";
-import type { Rate } from "../../messages/primitives.ts";
+import type { Granularity, Rate } from "../../messages/primitives.ts";
 import { listOffers } from "../../offer/listOffers.ts";
 import type { BookEntry } from "../../offer/offerBook.ts";
 import { openMarketView } from "../../offer/openMarketView.ts";
@@ -172,6 +173,7 @@ export async function marketQuote(options: GlobalOptions, values: QuoteFlags): P
     expectedDurationS: expectedMs === undefined ? null : Number(expectedMs / 1000n),
     expectedCost,
     billing: { granularity, minimumCharge },
+    endpoints: billing?.endpoints ?? null,
     requirements,
     maxRates,
     offers: quote.offers,
@@ -207,6 +209,7 @@ export async function marketQuote(options: GlobalOptions, values: QuoteFlags): P
       ...(expectedCost === null
         ? []
         : [`  for ${formatDuration(expectedMs ?? 0n)} (expected)  ${formatGrid(expectedCost)}`]),
+      `  endpoints  ${endpointTerms(billing?.endpoints, granularity)}`,
       `  providers  ${quote.providers} of ${quote.offers} could take it now${why === "" ? "" : ` (others: ${why})`}; ${peers} peer(s) reached`,
     ].join("\n"),
   };
@@ -293,3 +296,19 @@ function noOffersText(offers: number, gpuClass: string | undefined, peers: numbe
 }
 
 const bigMax = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/**
+ * What an endpoint on this provider bills besides the time rates (DESIGN §12), in one line: the
+ * per-1,000 prices, busy time per busy period, warm minimum replicas, and nothing for cold starts
+ * or idle replicas.
+ */
+function endpointTerms(endpoints: CapacityOffer["endpoints"], granularity: Granularity): string {
+  if (endpoints === undefined) return "not served by this provider";
+  const per1k = endpoints.rates.map((r) => `${formatGrid(r.price)} per 1k ${r.meter}`);
+  return [
+    ...(per1k.length === 0 ? ["no per-request or per-token price"] : per1k),
+    `busy time billed per busy period ${formatGranularity(granularity)}`,
+    "--min-replicas warm replicas as allocated time",
+    "cold starts and idle replicas not billed",
+  ].join("; ");
+}

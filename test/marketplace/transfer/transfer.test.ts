@@ -187,8 +187,9 @@ describe("file transfer over a libp2p stream", () => {
     expect(statSync(join(dest, "big.bin")).size).toBe(size);
     // Both ends run in this process: what either holds at once is a few chunks and the stream's
     // buffers (read-ahead and Yamux's window), far below the file.
-    // A copy of the whole file, even once, would pass 64 MiB (its base64 frames more).
-    expect(peak).toBeLessThan((size * 3) / 4);
+    // A copy of the whole file, even once, would pass 64 MiB (its base64 frames more). Under load
+    // the writes to disk lag and more of the window waits in memory: up to 54 MiB was seen.
+    expect(peak).toBeLessThan(size);
     await a.close();
   });
 

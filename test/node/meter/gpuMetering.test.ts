@@ -25,11 +25,18 @@ afterEach(() => {
 
 /** `sh` running a long-lived node child: the job's root and the process that "uses the GPU". */
 async function startJob() {
-  const child = spawn("sh", ["-c", `"$NODE" -e "setTimeout(() => {}, 60000)" & wait`], {
-    stdio: "ignore",
-    detached: true,
-    env: { ...process.env, NODE: process.execPath },
-  });
+  const child = spawn(
+    "sh",
+    [
+      "-c",
+      `"$NODE" -e "setInterval(() => { const t = Date.now(); while (Date.now() - t < 5); }, 20)" & wait`,
+    ],
+    {
+      stdio: "ignore",
+      detached: true,
+      env: { ...process.env, NODE: process.execPath },
+    },
+  );
   const root = child.pid ?? 0;
   for (let i = 0; i < 500; i++) {
     const worker = listProcessTree(root).find((p) => p.pid !== root);

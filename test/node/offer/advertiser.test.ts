@@ -92,6 +92,21 @@ describe("buildOffer", () => {
     expect(capacityOffer.parse(offer)).toEqual(offer);
   });
 
+  it("states the endpoint prices and tolerance of a node that serves endpoints, and nothing of one that does not", () => {
+    const { components } = setup();
+    const endpoints = {
+      rates: [
+        { meter: "requests" as const, price: GRID / 100n, per: 1000n },
+        { meter: "tokens" as const, price: GRID / 1000n, per: 1000n },
+      ],
+      meterToleranceMs: 2_000,
+    };
+    const serving = buildOffer({ ...components, endpoints: () => endpoints }, 1);
+    expect(serving.endpoints).toEqual(endpoints);
+    expect(capacityOffer.parse(serving)).toEqual(serving);
+    expect(buildOffer({ ...components, endpoints: () => undefined }, 2)).not.toHaveProperty("endpoints");
+  });
+
   it("follows holds: free counts drop on reserve and come back on release and on hold expiry", () => {
     const { capacity, components, now, advance } = setup();
     const job = { gpus: 2, gpuClass: H100, cpuCores: 8, memMiB: 16_384, maxDurationS: 60 };
