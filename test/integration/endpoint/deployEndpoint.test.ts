@@ -38,6 +38,21 @@ const providerConfig = {
   endpoints: { processReplicas: true, meterToleranceMs: 1_000 },
 };
 
+let payerKey: `0x${string}`;
+const startAgent = () =>
+  createAgent({
+    settings: {
+      dataDir: join(market.work, "payer"),
+      rpcUrl: market.rpcUrl,
+      deploymentsDir: market.deploymentsDir,
+      bootstrap: providers.map((p) => p.info.multiaddrs[0] ?? ""),
+      localNetwork: true,
+    },
+    account: privateKeyToAccount(payerKey),
+    logger: createLogger("gridspot:test:agent"),
+    gatewayPort: 0,
+  });
+
 beforeAll(async () => {
   market = await startMarket();
   cleanups.add(() => market.stop());
@@ -49,19 +64,9 @@ beforeAll(async () => {
     cleanups.add(() => provider.stop());
     providers.push(provider);
   }
-  const { key } = await market.fundAccount(20n * GRID);
-  agent = await createAgent({
-    settings: {
-      dataDir: join(market.work, "payer"),
-      rpcUrl: market.rpcUrl,
-      deploymentsDir: market.deploymentsDir,
-      bootstrap: providers.map((p) => p.info.multiaddrs[0] ?? ""),
-      localNetwork: true,
-    },
-    account: privateKeyToAccount(key),
-    logger: createLogger("gridspot:test:agent"),
-    gatewayPort: 0,
-  });
+  payerKey = (await market.fundAccount(20n * GRID)).key;
+  agent = await startAgent();
+  // The agent of the moment (a test restarts it).
   cleanups.add(() => agent.stop());
 }, 120_000);
 afterAll(() => cleanups.run());
@@ -226,6 +231,44 @@ describe("an endpoint deployed through the payer agent", () => {
     // Neither cost the endpoint its service.
     expect((await ask(deployed.url, 0, 1)).status).toBe(200);
     agent.endpoints.delete(id, "test done");
+  });
+
+  it("keeps serving when the agent restarts: the new one routes the endpoint again and accepts the notes that follow, counted on top of what was accepted before", async () => {
+    const deployed = await agent.deploy(deployRequest({ maxSuspendedS: 60 }));
+    const id = deployed.endpointId;
+    for (let i = 0; i < 3; i++) expect((await ask(deployed.url, 50, 2)).status).toBe(200);
+    await waitFor(
+      "notes for three requests",
+      () => (billed(view(id), "requests") === 3n ? true : undefined),
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    await agent.stop();
+    agent = await startAgent();
+    const again = view(id);
+    expect(again.status).toBe("serving");
+    expect(again.url).not.toBe(deployed.url);
+    // The provider suspended it while no agent answered its notes; the new agent attaches, pays,
+    // and it serves again.
+    await waitFor(
+      "the endpoint to answer through the new gateway",
+      async () => ((await ask(again.url, 50, 2)).status === 200 ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    for (let i = 0; i < 2; i++) expect((await ask(again.url, 50, 2)).status).toBe(200);
+    const settled = await waitFor(
+      "notes for all six requests",
+      () => {
+        const v = view(id);
+        return billed(v, "requests") === 6n ? v : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
+    expect(settled.jobs[0]?.routed).toBe(true);
+    expect(settled.jobs[0]?.status).toBe("running");
+    agent.endpoints.delete(id, "test done");
+    await waitFor("the endpoint to end", () => (view(id).status === "ended" ? true : undefined));
   });
 
   it("costs only the requests in flight when a provider is killed mid-load", async () => {
