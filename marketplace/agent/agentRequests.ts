@@ -1,28 +1,29 @@
 import { z } from "zod";
 import { inputEntry, jobSpec } from "../messages/job.ts";
 import { maxUsage, requirements } from "../messages/order.ts";
-import { rate, uint } from "../messages/primitives.ts";
+import { rate, suspendedSeconds, uint } from "../messages/primitives.ts";
 import { MAX_JOB_FILES } from "../p2p/constants.ts";
 
 /**
  * `POST /v1/jobs` on the agent's socket: a job to place and run, as `job submit --detach` parsed it
  * (amounts as decimal strings). Inputs are read by the agent from the same paths, on the same machine.
  */
-export const agentSubmitRequest = z.object({
-  requirements,
+/** What every placement the agent makes takes (a job's, each of an endpoint's): its auction's terms. */
+export const placementTerms = {
   maxRates: z.array(rate).max(16),
   maxUsage: maxUsage.optional(),
+  bidWindowMs: z.number().int().min(100).max(60_000),
+  explain: z.boolean(),
+  maxSuspendedS: suspendedSeconds,
+};
+
+export const agentSubmitRequest = z.object({
+  ...placementTerms,
+  requirements,
   budget: uint.optional(),
   expectedDurationMs: uint.optional(),
   spec: jobSpec,
   inputs: z.array(inputEntry.extend({ source: z.string().min(1).max(4096) })).max(MAX_JOB_FILES),
-  bidWindowMs: z.number().int().min(100).max(60_000),
-  explain: z.boolean(),
-  maxSuspendedS: z
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 86_400),
 });
 export type AgentSubmitRequest = z.infer<typeof agentSubmitRequest>;
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { endpointSpec, MAX_ENDPOINT_REPLICAS } from "../messages/endpoint.ts";
 import { jobSpec } from "../messages/job.ts";
-import { maxUsage, requirements } from "../messages/order.ts";
-import { rate, uint } from "../messages/primitives.ts";
+import { requirements } from "../messages/order.ts";
+import { uint } from "../messages/primitives.ts";
+import { placementTerms } from "./agentRequests.ts";
 
 /** Providers one endpoint may be placed with (one agreement each). */
 export const MAX_ENDPOINT_PROVIDERS = 8;
@@ -12,23 +13,15 @@ export const MAX_ENDPOINT_PROVIDERS = 8;
  * `requirements` are one replica's; the agent orders them × `maxReplicas` from each provider.
  */
 export const agentDeployRequest = z.object({
+  ...placementTerms,
   requirements,
   minReplicas: z.number().int().min(0).max(MAX_ENDPOINT_REPLICAS),
   maxReplicas: z.number().int().min(1).max(MAX_ENDPOINT_REPLICAS),
   /** Providers to place it with, each serving up to `maxReplicas` replicas. */
   providers: z.number().int().min(1).max(MAX_ENDPOINT_PROVIDERS),
-  maxRates: z.array(rate).max(16),
-  maxUsage: maxUsage.optional(),
   /** The most the whole endpoint may cost: split evenly between its providers. */
   budget: uint,
   spec: jobSpec.extend({ endpoint: endpointSpec }),
-  bidWindowMs: z.number().int().min(100).max(60_000),
-  explain: z.boolean(),
-  maxSuspendedS: z
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 86_400),
 });
 export type AgentDeployRequest = z.infer<typeof agentDeployRequest>;
 

@@ -1,6 +1,17 @@
 import { z } from "zod";
 import { endpointTerms } from "./endpoint.ts";
-import { address, gpuClass, granularity, id, meter, peerIdText, pricing, rate, uint } from "./primitives.ts";
+import {
+  address,
+  gpuClass,
+  granularity,
+  id,
+  meter,
+  peerIdText,
+  pricing,
+  rate,
+  suspendedSeconds,
+  uint,
+} from "./primitives.ts";
 
 /**
  * The terms both sides sign after an Accept. The provider holds the capacity for it until the job
@@ -45,12 +56,7 @@ export const agreement = z.object({
    * `limits.maxSuspendedS`. The payer's agent may attach again meanwhile and the job resumes. Absent:
    * one more grace period.
    */
-  maxSuspendedS: z
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 86_400)
-    .optional(),
+  maxSuspendedS: suspendedSeconds.optional(),
   /** An endpoint's terms (DESIGN §12); absent for a batch job. */
   endpoint: endpointTerms.optional(),
   /** Unix seconds: the job must start by then or the capacity is released. */

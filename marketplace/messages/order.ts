@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { endpointOrder } from "./endpoint.ts";
-import { address, gpuClass, id, imageRef, peerIdText, rate, uint } from "./primitives.ts";
+import { address, gpuClass, id, imageRef, peerIdText, rate, suspendedSeconds, uint } from "./primitives.ts";
 
 export const requirements = z.object({
   gpuClass: gpuClass.optional(),
@@ -60,12 +60,7 @@ export const jobOrder = z.object({
    * bounds it. Absent: the provider ends a job whose vouchers stopped one more grace period after
    * suspending it (a foreground CLI that died cannot come back).
    */
-  maxSuspendedS: z
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 86_400)
-    .optional(),
+  maxSuspendedS: suspendedSeconds.optional(),
   /** An endpoint, not a batch job: its replicas (the requirements are for all of them). */
   endpoint: endpointOrder.optional(),
 });

@@ -60,6 +60,13 @@ export const id = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "expected 8-64 url-s
 
 export const meter = z.enum(METERS);
 
+/** How long a job may wait suspended for its payer (an order's wish, an agreement's term): a week at most. */
+export const suspendedSeconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 86_400);
+
 /**
  * Optional tiers of a rate, on the job's cumulative quantity in the meter's unit (after granularity
  * rounding). Band `i` covers the quantities above band `i − 1`'s `upTo` (0 for the first) up to and

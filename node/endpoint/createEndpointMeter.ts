@@ -2,6 +2,7 @@ import type { UsageSnapshot } from "../../marketplace/endpoint/createUsageMeter.
 import { endpointBusyMeter } from "../../marketplace/endpoint/endpointBusyMeter.ts";
 import type { Agreement } from "../../marketplace/messages/agreement.ts";
 import type { Meter } from "../../marketplace/messages/primitives.ts";
+import { collectFromSources } from "../meter/collectFromSources.ts";
 import { DEFAULT_METER_INTERVAL_MS, monotonicMs, NODE_SOURCE } from "../meter/constants.ts";
 import type { UsageEvent, UsageSource } from "../meter/types.ts";
 
@@ -147,13 +148,9 @@ export function createEndpointMeter(parameters: CreateEndpointMeterParameters): 
       emitted[k] = due[k];
       events.push(event);
     }
-    const collected = await Promise.allSettled(
-      sources.map(async (source) => source.collect({ seq: n, monoMs, timeMs, pids: [], paused })),
+    events.push(
+      ...(await collectFromSources(sources, { seq: n, monoMs, timeMs, pids: [], paused }, onError)),
     );
-    for (const result of collected) {
-      if (result.status === "fulfilled") events.push(...result.value);
-      else onError(result.reason);
-    }
     try {
       await parameters.onEvents(events);
     } catch (error) {

@@ -1,3 +1,4 @@
+import { collectFromSources } from "./collectFromSources.ts";
 import { DEFAULT_METER_INTERVAL_MS, monotonicMs } from "./constants.ts";
 import { createUsageAccumulator, type JobMeter, type UsageAccumulator } from "./createUsageAccumulator.ts";
 import { type ProcessTreeSample, readProcessTree } from "./readProcessTree.ts";
@@ -113,13 +114,9 @@ export function createJobMeter(options: CreateJobMeterOptions): JobMeterHandle {
     const monoMs = mono();
     const timeMs = now();
     const events = acc.sample({ monoMs, timeMs, cpuMs: tree.cpuMs, rssKiB: tree.memKiB, paused });
-    const collected = await Promise.allSettled(
-      sources.map(async (source) => source.collect({ seq, monoMs, timeMs, pids: tree.pids, paused })),
+    events.push(
+      ...(await collectFromSources(sources, { seq, monoMs, timeMs, pids: tree.pids, paused }, onError)),
     );
-    for (const result of collected) {
-      if (result.status === "fulfilled") events.push(...result.value);
-      else onError(result.reason);
-    }
     try {
       await options.onEvents(events);
     } catch (error) {

@@ -2,9 +2,8 @@
 // and real provider processes: the payer agent runs detached jobs; SIGKILLed or stopped mid-job and
 // started again, it attaches again and the job completes, paid exactly what was signed; the
 // provider keeps the job suspended (not billed) while the agent is away.
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runningAgent } from "../../marketplace/agent/agentFiles.ts";
@@ -13,13 +12,13 @@ import {
   listJobVouchers,
   openSubmitterStore,
 } from "../../marketplace/client/submitterStore.ts";
+import { type Run, runGridspot } from "../support/runGridspot.ts";
 import { createCleanups } from "./support/cleanups.ts";
 import { GRID, type Market, startMarket } from "./support/market.ts";
 import { GPU_CLASS, startTestProvider, type TestProvider } from "./support/nodes.ts";
 import { killProcessesIn, killProcessesWith } from "./support/processesIn.ts";
 import { getJson, waitFor } from "./support/waitFor.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 /** What the provider allows a job to wait suspended for its payer (the order asks for 30 s). */
 const MAX_SUSPENDED_S = 60;
 
@@ -43,8 +42,6 @@ function limitsWith(maxSuspendedS: number) {
   return { cpuCores: 2, memMiB: 4096, maxDurationS: 600, holdMs: 30_000, maxSuspendedS };
 }
 
-type Run = { code: number; stdout: string; stderr: string };
-
 /** A submitter: its own funded wallet and data dir, and the executable run with them. */
 async function newSubmitter(name: string) {
   const { key } = await market.fundAccount(10n * GRID);
@@ -63,17 +60,7 @@ async function newSubmitter(name: string) {
     GRIDSPOT_GATEWAY_PORT: "0",
   };
   const gridspot = (args: string[], timeoutMs = 60_000): Promise<Run> =>
-    new Promise((done, fail) => {
-      execFile(
-        process.execPath,
-        [join(ROOT, "bin/gridspot.ts"), ...args],
-        { cwd: market.work, timeout: timeoutMs, env },
-        (error, stdout, stderr) => {
-          if (error !== null && typeof error.code !== "number") fail(error);
-          else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-        },
-      );
-    });
+    runGridspot(args, { cwd: market.work, timeoutMs: timeoutMs, env });
   // Whatever a test leaves, no agent outlives it: the one in the pid file, and any still starting.
   cleanups.add(async () => {
     const agent = runningAgent(dataDir);

@@ -3,8 +3,7 @@
 // replicas as containers of the locally built model-server image, and plain HTTP to the agent's
 // gateway. It scales to zero and back, is billed per request as counted, verified, and leaves no
 // container behind.
-import { execFile } from "node:child_process";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +11,7 @@ import { runningAgent } from "../../../marketplace/agent/agentFiles.ts";
 import { ENDPOINT_LABEL } from "../../../node/endpoint/docker/constants.ts";
 import { ensureModelServerImage } from "../../../scripts/lib/ensureModelServerImage.ts";
 import { DOCKER_SOCKET, dockerMissing, skipWhen } from "../../support/requires.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 import { createCleanups } from "../support/cleanups.ts";
 import { GRID, type Market, startMarket } from "../support/market.ts";
 import { PRICES, startTestProvider, type TestProvider } from "../support/nodes.ts";
@@ -19,7 +19,6 @@ import { killProcessesWith } from "../support/processesIn.ts";
 import { waitFor } from "../support/waitFor.ts";
 import { complete } from "./httpClient.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 const IMAGE = "gridspot/model-server:local";
 const notRoot =
   process.getuid?.() !== 0 ? "container replicas need a root provider (as container jobs do)" : undefined;
@@ -30,7 +29,6 @@ let market: Market;
 let provider: TestProvider;
 const cleanups = createCleanups();
 
-type Run = { code: number; stdout: string; stderr: string };
 let gridspot: (args: string[]) => Promise<Run>;
 let dataDir: string;
 
@@ -64,18 +62,7 @@ beforeAll(async () => {
     GRIDSPOT_LOCAL_NETWORK: "1",
     GRIDSPOT_GATEWAY_PORT: "0",
   };
-  gridspot = (args) =>
-    new Promise((done, fail) => {
-      execFile(
-        process.execPath,
-        [join(ROOT, "bin/gridspot.ts"), ...args],
-        { cwd: market.work, timeout: 90_000, env },
-        (error, stdout, stderr) => {
-          if (error !== null && typeof error.code !== "number") fail(error);
-          else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-        },
-      );
-    });
+  gridspot = (args) => runGridspot(args, { cwd: market.work, timeoutMs: 90_000, env });
   cleanups.add(async () => {
     const agent = runningAgent(dataDir);
     if (agent !== undefined) process.kill(agent.pid, "SIGKILL");

@@ -1,7 +1,6 @@
 // The real `gridspot` executable against a real chain (anvil, one per file): help that never acts,
 // the errors of issue 11 §3 in words, and the on-chain effects of the wallet, channel and provider
 // commands.
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,12 +20,11 @@ import type { Deployment } from "../../../marketplace/chain/deployment.ts";
 import { writeDeployment } from "../../../marketplace/chain/deployments.ts";
 import { buildProgram, listCommands } from "../../../marketplace/cli/program.ts";
 import { type LocalChain, startLocalChain } from "../../../scripts/lib/localChain.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const GRID = 10n ** 18n;
 const CHALLENGE_S = 3600;
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let chain: LocalChain;
 let deployer: WalletChainClients;
@@ -83,28 +81,18 @@ async function fund(eth: bigint, grid: bigint): Promise<{ key: Hex; address: Add
 /** Runs the real executable with a clean environment: this chain, this deployment, its own data dir. */
 async function gridspot(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const home = await mkdtemp(join(work, "home-"));
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "bin/gridspot.ts"), ...args],
-      {
-        cwd: home,
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: home,
-          GRIDSPOT_RPC_URL: chain.rpcUrl,
-          GRIDSPOT_DEPLOYMENTS_DIR: deploymentsDir,
-          GRIDSPOT_DATA_DIR: join(home, "data"),
-          GRIDSPOT_LOG: "silent",
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== "number") fail(error);
-        else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-      },
-    );
+  return runGridspot(args, {
+    cwd: home,
+    timeoutMs: 60_000,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: home,
+      GRIDSPOT_RPC_URL: chain.rpcUrl,
+      GRIDSPOT_DEPLOYMENTS_DIR: deploymentsDir,
+      GRIDSPOT_DATA_DIR: join(home, "data"),
+      GRIDSPOT_LOG: "silent",
+      ...env,
+    },
   });
 }
 

@@ -1,16 +1,15 @@
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSubmitterStore } from "../../../marketplace/client/submitterStore.ts";
 import type { Rate } from "../../../marketplace/messages/primitives.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 import { type ChainChannel, chainChannel } from "../client/chainChannel.ts";
 import { GRID, HOUR_MS } from "../messages/fixtures.ts";
 import { type BilledJob, billedJob, storeBilledJob } from "../receipt/billedJob.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 const RATES: Rate[] = [
   {
     meter: "gpu_ms",
@@ -20,8 +19,6 @@ const RATES: Rate[] = [
   },
   { meter: "cpu_core_ms", price: GRID / 50n, per: HOUR_MS },
 ];
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let net: ChainChannel;
 let home: string;
@@ -80,30 +77,20 @@ afterAll(async () => {
 });
 
 function gridspot(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "bin/gridspot.ts"), ...args],
-      {
-        cwd: home,
-        // Generous: each run loads the whole CLI, and these runs go side by side on a busy machine.
-        timeout: 90_000,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: home,
-          GRIDSPOT_DATA_DIR: dataDir,
-          GRIDSPOT_RPC_URL: net.chain.rpcUrl,
-          GRIDSPOT_DEPLOYMENTS_DIR: net.deploymentsDir,
-          GRIDSPOT_PRIVATE_KEY: net.payerKey,
-          GRIDSPOT_LOG: "silent",
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== "number") fail(error);
-        else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-      },
-    );
+  // Generous: each run loads the whole CLI, and these runs go side by side on a busy machine.
+  return runGridspot(args, {
+    cwd: home,
+    timeoutMs: 90_000,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: home,
+      GRIDSPOT_DATA_DIR: dataDir,
+      GRIDSPOT_RPC_URL: net.chain.rpcUrl,
+      GRIDSPOT_DEPLOYMENTS_DIR: net.deploymentsDir,
+      GRIDSPOT_PRIVATE_KEY: net.payerKey,
+      GRIDSPOT_LOG: "silent",
+      ...env,
+    },
   });
 }
 

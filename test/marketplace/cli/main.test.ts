@@ -1,16 +1,13 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { privateKeyToAddress } from "viem/accounts";
 import { afterAll, describe, expect, it } from "vitest";
 import { readKeystoreFile } from "../../../marketplace/wallet/keystore.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 const PASSWORD = "a long enough password";
-
-type Run = { code: number; stdout: string; stderr: string };
 
 const homes: string[] = [];
 afterAll(() => {
@@ -23,26 +20,16 @@ function sandbox() {
   homes.push(home);
   const dataDir = join(home, "data");
   const gridspot = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
-    new Promise((done, fail) => {
-      execFile(
-        process.execPath,
-        [join(ROOT, "bin/gridspot.ts"), ...args],
-        {
-          cwd: home,
-          timeout: 60_000,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: home,
-            GRIDSPOT_DATA_DIR: dataDir,
-            GRIDSPOT_LOG: "silent",
-            ...env,
-          },
-        },
-        (error, stdout, stderr) => {
-          if (error !== null && typeof error.code !== "number") fail(error);
-          else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-        },
-      );
+    runGridspot(args, {
+      cwd: home,
+      timeoutMs: 60_000,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: home,
+        GRIDSPOT_DATA_DIR: dataDir,
+        GRIDSPOT_LOG: "silent",
+        ...env,
+      },
     });
   return { home, dataDir, gridspot };
 }

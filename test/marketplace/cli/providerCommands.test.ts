@@ -1,18 +1,14 @@
 // `provider status|redeem` and `market offers|quote` through the real executable against a real
 // provider node (two fake H100s) on a real chain: sentences and tables for people, JSON with --json.
-import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { providerStatus } from "../../../marketplace/messages/operatorApi.ts";
 import { type Market, startMarket } from "../../integration/support/market.ts";
 import { startTestProvider, type TestProvider } from "../../integration/support/nodes.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 const TOKEN = "an admin token for the test";
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let market: Market;
 let provider: TestProvider;
@@ -28,27 +24,17 @@ afterAll(async () => {
 });
 
 function gridspot(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "bin/gridspot.ts"), ...args],
-      {
-        cwd: market.work,
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: market.work,
-          GRIDSPOT_RPC_URL: market.rpcUrl,
-          GRIDSPOT_DEPLOYMENTS_DIR: market.deploymentsDir,
-          GRIDSPOT_LOG: "silent",
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== "number") fail(error);
-        else done({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-      },
-    );
+  return runGridspot(args, {
+    cwd: market.work,
+    timeoutMs: 60_000,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: market.work,
+      GRIDSPOT_RPC_URL: market.rpcUrl,
+      GRIDSPOT_DEPLOYMENTS_DIR: market.deploymentsDir,
+      GRIDSPOT_LOG: "silent",
+      ...env,
+    },
   });
 }
 
