@@ -5,12 +5,15 @@
 // debit note is checked against the gateway's own count before its voucher is signed.
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { multiaddr } from "@multiformats/multiaddr";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Agent, createAgent } from "../../../marketplace/agent/createAgent.ts";
 import type { AgentDeployRequest, AgentEndpointAnswer } from "../../../marketplace/agent/endpointRequests.ts";
 import { createGateway } from "../../../marketplace/endpoint/createGateway.ts";
 import { createLogger } from "../../../marketplace/log/createLogger.ts";
+import { createHost } from "../../../marketplace/p2p/createHost.ts";
 import { createCleanups } from "../support/cleanups.ts";
 import { GRID, type Market, startMarket } from "../support/market.ts";
 import { GPU_CLASS, PRICES, startTestProvider, type TestProvider } from "../support/nodes.ts";
@@ -179,6 +182,31 @@ describe("an endpoint deployed through the payer agent", () => {
       providers: [{ peerId: peerIdFromString(cheat.providerPeerId), remoteId: cheat.jobId }],
     });
     for (let i = 0; i < 3; i++) expect((await ask(`${sideUrl}/e/${id}`, 0, 1)).status).toBe(200);
+    // Another peer altogether gets nothing from it: only the agreement's payer may call it.
+    const strangerHost = await createHost({
+      privateKey: await generateKeyPair("Ed25519"),
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      localNetwork: true,
+      minConnections: 0,
+    });
+    cleanups.add(() => strangerHost.stop());
+    const stranger = createGateway({ host: strangerHost }, { port: 0 });
+    const { url: strangerUrl } = await stranger.start();
+    cleanups.add(() => stranger.stop());
+    const provider = providers.find((p) => p.address.toLowerCase() === cheat.provider.toLowerCase());
+    stranger.addEndpoint({
+      id,
+      providers: [
+        {
+          peerId: peerIdFromString(cheat.providerPeerId),
+          remoteId: cheat.jobId,
+          addrs: (provider?.info.multiaddrs ?? []).map((a) => multiaddr(a)),
+        },
+      ],
+    });
+    const refusedCall = await ask(`${strangerUrl}/e/${id}`, 0, 1);
+    expect(refusedCall.status).toBe(403);
+    expect(refusedCall.headers["x-gridspot-error"]).toBe("forbidden");
 
     const refused = await waitFor(
       "the over-billing provider to be refused",
