@@ -93,7 +93,8 @@ const deployRequest = (o: Partial<AgentDeployRequest> = {}): AgentDeployRequest 
     outputs: [],
     endpoint: { port: 8000, idleTimeoutS: 1, coldStartTimeoutS: 30, healthPath: "/health" },
   },
-  bidWindowMs: 1_000,
+  // Providers on this machine bid within milliseconds.
+  bidWindowMs: 500,
   explain: true,
   maxSuspendedS: 60,
   ...o,
@@ -145,7 +146,7 @@ describe("an endpoint deployed through the payer agent", () => {
 
     // Idle: the replicas stop after the idle timeout, and nothing more is billed meanwhile.
     const gpuBefore = billed(settled, "gpu_ms");
-    await sleep(3_000);
+    await sleep(2_000);
     expect(billed(view(id), "gpu_ms")).toBe(gpuBefore);
     // The next request waits for a cold start on a new replica, and is answered.
     const replicasBefore = new Set(answers.map((a) => a.headers["x-replica"]));
@@ -318,10 +319,10 @@ describe("an endpoint deployed through the payer agent", () => {
       }
     };
     const loops = Array.from({ length: concurrency }, loop);
-    await sleep(1_500);
+    await sleep(1_000);
     await victim.stop("SIGKILL");
     killedAt = Date.now();
-    await sleep(2_500);
+    await sleep(2_000);
     stop = true;
     await Promise.all(loops);
     const failed = results.filter((r) => r.status !== 200);
