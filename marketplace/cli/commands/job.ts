@@ -3,11 +3,10 @@ import type { Hex } from "viem";
 import { runningAgent } from "../../agent/agentFiles.ts";
 import { listRedemptions, type Redemption, redeemTxFor } from "../../chain/actions/listRedemptions.ts";
 import { readChannel } from "../../chain/actions/readChannel.ts";
-import { askProviderForJob, type ProviderJobState } from "../../client/askProviderForJob.ts";
-import { createSubmitter, type Submitter } from "../../client/createSubmitter.ts";
+import type { ProviderJobState } from "../../client/askProviderForJob.ts";
+import type { Submitter } from "../../client/createSubmitter.ts";
 import { storedAgreement } from "../../client/storedAgreement.ts";
 import { acceptedNotes, invoiceNotes } from "../../client/storedNotes.ts";
-import { submitJob } from "../../client/submitJob.ts";
 import {
   claimChannel,
   getSubmitterJob,
@@ -18,7 +17,7 @@ import {
   updateSubmitterJob,
 } from "../../client/submitterStore.ts";
 import { timeUntilEmpty } from "../../client/timeUntilEmpty.ts";
-import { type VerifyJobReturnType, verifyJob } from "../../client/verifyJob.ts";
+import type { VerifyJobReturnType } from "../../client/verifyJob.ts";
 import { TransferError } from "../../errors/transfer.ts";
 import { UsageError } from "../../errors/usage.ts";
 import { buildInvoice } from "../../invoice/buildInvoice.ts";
@@ -39,7 +38,6 @@ import {
   parsePositiveInt,
 } from "../format.ts";
 import { type GlobalOptions, loadCliAccount } from "../globalOptions.ts";
-import { assertDeployed } from "../openChain.ts";
 import { createProgress } from "../progress.ts";
 import { transferProgress } from "../transferProgress.ts";
 import { outputsHint, submitDetached } from "./jobDetached.ts";
@@ -58,6 +56,9 @@ import type { CommandResult } from "./types.ts";
 
 export async function open(options: GlobalOptions): Promise<Submitter> {
   chainContext.rpcUrl = options.rpcUrl;
+  // Loaded here, not at the top: libp2p and the chain client take most of a second to load, and a
+  // command's flags are checked (and a mistake said) before any of them is needed.
+  const { createSubmitter } = await import("../../client/createSubmitter.ts");
   const submitter = await createSubmitter(
     {
       dataDir: options.dataDir,
@@ -173,6 +174,7 @@ export async function jobSubmit(
   const submitter = await open(options);
   try {
     // A stale deployments file or an unreachable bootstrap is said before any order is published.
+    const { assertDeployed } = await import("../openChain.ts");
     await assertDeployed(submitter.clients, submitter.deployment);
     for (const address of checkBootstrap((await submitter.network()).host, options.bootstrap))
       process.stderr.write(`gridspot: cannot reach bootstrap peer ${address}; going on without it\n`);
@@ -191,6 +193,7 @@ export async function jobSubmit(
     ticker = undefined;
   };
   try {
+    const { submitJob } = await import("../../client/submitJob.ts");
     const result = await submitJob(submitter, {
       requirements,
       maxRates: counted.maxRates,
@@ -356,6 +359,7 @@ export async function jobStatus(
     // A job whose end this store does not know (its CLI died: `lost`; its agent is away) is asked of
     // its provider: one that ended there takes the provider's final status.
     const agentAway = job.detached && job.status === "running" && runningAgent(options.dataDir) === undefined;
+    const { askProviderForJob } = await import("../../client/askProviderForJob.ts");
     const asked = job.status === "lost" || agentAway ? await askProviderForJob(submitter, job) : undefined;
     if (asked?.kind === "ended") {
       updateSubmitterJob(submitter.store, job.jobId, {
@@ -513,6 +517,7 @@ export async function jobVerify(
   const submitter = await open(options);
   try {
     const job = requireJob(submitter, p.jobId);
+    const { verifyJob } = await import("../../client/verifyJob.ts");
     const result = await verifyJob(submitter, job.jobId);
     return { json: result, text: verifyLines(result).join("\n"), exitCode: result.ok ? 0 : 1 };
   } finally {

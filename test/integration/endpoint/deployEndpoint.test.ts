@@ -3,17 +3,22 @@
 // dockerReplica.test.ts runs the container path), and the payer agent's own code with its gateway
 // on 127.0.0.1. Every request goes caller → gateway → libp2p → provider proxy → replica; every
 // debit note is checked against the gateway's own count before its voucher is signed.
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agentFiles } from "../../../marketplace/agent/agentFiles.ts";
+import { buildAgentApp } from "../../../marketplace/agent/buildAgentApp.ts";
 import { type Agent, createAgent } from "../../../marketplace/agent/createAgent.ts";
 import type { AgentDeployRequest, AgentEndpointAnswer } from "../../../marketplace/agent/endpointRequests.ts";
+import { currentOwner } from "../../../marketplace/client/processOwner.ts";
 import { createGateway } from "../../../marketplace/endpoint/createGateway.ts";
 import { createLogger } from "../../../marketplace/log/createLogger.ts";
 import { createHost } from "../../../marketplace/p2p/createHost.ts";
+import { type Run, runGridspot } from "../../support/runGridspot.ts";
 import { createCleanups } from "../support/cleanups.ts";
 import { GRID, type Market, startMarket } from "../support/market.ts";
 import { GPU_CLASS, PRICES, startTestProvider, type TestProvider } from "../support/nodes.ts";
@@ -42,10 +47,17 @@ const providerConfig = {
 };
 
 let payerKey: `0x${string}`;
-const startAgent = () =>
-  createAgent({
+const payerDir = () => join(market.work, "payer");
+/**
+ * The payer agent's own code in this process, serving its control socket as `agent start` does
+ * (pid file, socket in the data dir): the real `gridspot endpoint …` commands talk to it.
+ */
+let closeSocket: (() => Promise<void>) | undefined;
+const startAgent = async (): Promise<Agent> => {
+  await closeSocket?.();
+  const started = await createAgent({
     settings: {
-      dataDir: join(market.work, "payer"),
+      dataDir: payerDir(),
       rpcUrl: market.rpcUrl,
       deploymentsDir: market.deploymentsDir,
       bootstrap: providers.map((p) => p.info.multiaddrs[0] ?? ""),
@@ -54,6 +66,31 @@ const startAgent = () =>
     account: privateKeyToAccount(payerKey),
     logger: createLogger("gridspot:test:agent"),
     gatewayPort: 0,
+  });
+  const files = agentFiles(payerDir());
+  await writeFile(files.pid, `${process.pid}\n${currentOwner()}\n`, { mode: 0o600 });
+  const app = buildAgentApp(started);
+  await rm(files.socket, { force: true });
+  await app.listen({ path: files.socket });
+  closeSocket = async () => {
+    await app.close();
+    await rm(files.pid, { force: true });
+  };
+  return started;
+};
+/** The real executable, as the payer whose agent runs in this process. */
+const gridspot = (args: string[]): Promise<Run> =>
+  runGridspot(args, {
+    cwd: market.work,
+    timeoutMs: 90_000,
+    env: {
+      HOME: market.work,
+      GRIDSPOT_PRIVATE_KEY: payerKey,
+      GRIDSPOT_RPC_URL: market.rpcUrl,
+      GRIDSPOT_DEPLOYMENTS_DIR: market.deploymentsDir,
+      GRIDSPOT_DATA_DIR: payerDir(),
+      GRIDSPOT_LOCAL_NETWORK: "1",
+    },
   });
 
 beforeAll(async () => {
@@ -70,7 +107,10 @@ beforeAll(async () => {
   payerKey = (await market.fundAccount(20n * GRID)).key;
   agent = await startAgent();
   // The agent of the moment (a test restarts it).
-  cleanups.add(() => agent.stop());
+  cleanups.add(async () => {
+    await closeSocket?.();
+    await agent.stop();
+  });
 }, 120_000);
 afterAll(() => cleanups.run());
 
@@ -215,20 +255,70 @@ describe("an endpoint deployed through the payer agent", () => {
       { timeoutMs: 15_000 },
     );
     expect(refused.reason).toMatch(/requests \d+ is more than this side counted/);
+    // `endpoint status` and `list` say so, from the real CLI through the agent's socket.
+    const status = await gridspot(["endpoint", "status", id]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `Job ${cheat.jobId} running on ${cheat.provider}: .*not routed \\(requests \\d+ is more than this side counted`,
+      ),
+    );
+    expect(status.stdout).toMatch(new RegExp(`Job ${deployed.jobs[1]?.jobId} running on .*, routed`));
+    const list = await gridspot(["endpoint", "list"]);
+    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+serving\\s+1/2 routed`, "m"));
+    const unknown = await gridspot(["endpoint", "status", "ep-nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no endpoint ep-nope was deployed from this data dir");
     // From now on only the other provider serves it.
     const other = deployed.jobs[1]?.jobId;
     const before = view(id).jobs.find((j) => j.jobId === other)?.counted.requests ?? 0n;
     for (let i = 0; i < 4; i++) expect((await ask(deployed.url, 0, 1)).status).toBe(200);
     const after = view(id);
     expect(after.jobs.find((j) => j.jobId === other)?.counted.requests).toBe(before + 4n);
-    agent.endpoints.delete(id, "test done");
+    const deleted = await gridspot(["endpoint", "delete", id]);
+    expect(deleted.stdout).toMatch(new RegExp(`Endpoint ${id} deleted: 2 provider\\(s\\) told to stop`));
     await waitFor("the endpoint to end", () => (view(id).status === "ended" ? true : undefined));
   });
 
   it("answers 402 with the reason once the endpoint's budget is spent", async () => {
-    // 1,000 tokens cost TOKENS_1K: a budget of a few such answers.
-    const deployed = await agent.deploy(deployRequest({ budget: 4n * TOKENS_1K }));
-    const id = deployed.endpointId;
+    // Deployed with the real CLI: a plain command (process replicas on these providers). 1,000
+    // tokens cost TOKENS_1K: a budget of a few such answers.
+    const run = await gridspot([
+      "endpoint",
+      "deploy",
+      "--gpus",
+      "1",
+      "--gpu-class",
+      GPU_CLASS,
+      "--max-replicas",
+      "1",
+      "--idle-timeout",
+      "1s",
+      "--max-duration",
+      "600",
+      "--max-price-gpu-hour",
+      "5",
+      "--max-price-1k-requests",
+      "0.02",
+      "--max-price-1k-tokens",
+      "0.002",
+      "--budget",
+      "0.004",
+      "--bid-window",
+      "500",
+      "--",
+      process.execPath,
+      MODEL_SERVER,
+      "--port",
+      "{port}",
+      "--host",
+      "127.0.0.1",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const id = /^Endpoint (ep-\S+) serving at /.exec(run.stdout)?.[1] ?? "";
+    expect(run.stdout).toContain("budget 0.004 GRID in all");
+    const deployed = view(id);
+    expect(deployed.jobs).toHaveLength(1);
     const statuses: number[] = [];
     const last = await waitFor(
       "the gateway to answer 402",
