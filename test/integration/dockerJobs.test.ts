@@ -147,7 +147,10 @@ describe("container jobs", () => {
     expect(verdicts.every((v) => v === "accepted")).toBe(true);
     const runningMs = BigInt((result.endedAt ?? 0) - (result.startedAt ?? 0));
     expect(result.usage.cpu_core_ms ?? 0n).toBeGreaterThan(0n);
-    expect(result.usage.cpu_core_ms ?? 0n).toBeLessThanOrEqual(runningMs);
+    // The meter caps CPU at cores × its own window, which starts after `startedAt` and ends at its
+    // last sample, up to one meter interval after `endedAt` (the cgroup's quota lets a few ms more
+    // than a core through under load: 3,064 ms in 3,036 ms was seen).
+    expect(result.usage.cpu_core_ms ?? 0n).toBeLessThanOrEqual(runningMs + 100n);
   });
 
   it("declines an order whose image this provider does not have, saying why", async () => {
