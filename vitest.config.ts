@@ -9,9 +9,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     maxWorkers: 2,
-    // Files share a worker's module cache: no test mocks modules, and each restores what it changes
-    // in the environment. It saves a worker start per file (about a tenth of the suite here).
+    // Files share a worker's module cache (no test mocks modules), and the environment is put back
+    // after each file (restoreEnv.ts). It saves a worker start per file (a tenth of the suite here).
     isolate: false,
+    setupFiles: ["./test/support/restoreEnv.ts"],
     // Payer agents started by tests take a free port for their endpoint gateway, never 8788.
     env: { GRIDSPOT_GATEWAY_PORT: "0" },
     reporters: ["default", "./test/support/skipSummary.ts"],
