@@ -19,7 +19,10 @@
 //   directly; the percentile through the gateway minus the same percentile direct.
 // - requestsPerSec: `--concurrency` callers for `--seconds`, small requests through the gateway.
 // - coldStartP50Ms: an endpoint with min 0 and a 300 ms idle timeout; each try waits for it to be
-//   at zero replicas, then times one request from sending to its first response byte.
+//   at zero replicas, then times one request from sending to its first response byte. Where a
+//   Docker Engine answers, its replicas are containers of the model server's image (built offline
+//   when missing, present before the timing): `coldStartReplica` says which; the process replica's
+//   figure is `processColdStartP50Ms` either way.
 // - bill200ms: the issue's example, a model answering each request in 200 ms called one at a time:
 //   the provider's bill per request at ms, s and min granularity (gateway's in gatewayBill200ms).
 // - billedOverMeasured: the provider's bill at `ms` for those requests over the busy time the client
@@ -27,6 +30,8 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import Docker from "dockerode";
+import { ensureModelServerImage } from "../lib/ensureModelServerImage.ts";
 import type { InferenceNodeEndpoint } from "../lib/inferenceNode.ts";
 import { createKeepAliveClient } from "../lib/keepAliveClient.ts";
 
@@ -96,6 +101,8 @@ async function startNode(args: string[]): Promise<{ node: Node; ready: Record<st
 // --- the client: one lean keep-alive connection per caller (scripts/lib/keepAliveClient.ts) -------
 const SMALL_BODY = JSON.stringify({ sleep_ms: 0, tokens: 8 });
 const COMPLETIONS = "/v1/chat/completions";
+/** The tiny model server's image (see ensureModelServerImage), for container replicas. */
+const MODEL_SERVER_IMAGE = "gridspot/model-server:local";
 const WARM: InferenceNodeEndpoint = {
   id: "bench-warm",
   min: 1,
@@ -104,13 +111,37 @@ const WARM: InferenceNodeEndpoint = {
   concurrency: 256,
 };
 const COLD: InferenceNodeEndpoint = { id: "bench-cold", min: 0, max: 1, idleTimeoutMs: 300 };
+/** Containers of the model server's image, where a Docker Engine answers (else undefined). */
+const dockerImage = await (async () => {
+  const docker = new Docker();
+  const ping = await docker.ping().then(
+    () => undefined,
+    (error: Error) => error.message.split("\n")[0],
+  );
+  if (ping !== undefined) {
+    log(`no Docker Engine (${ping}): cold starts of process replicas only`);
+    return undefined;
+  }
+  return ensureModelServerImage(docker, MODEL_SERVER_IMAGE).then(
+    () => MODEL_SERVER_IMAGE,
+    (error: Error) => {
+      log(`cannot build ${MODEL_SERVER_IMAGE} (${error.message.split("\n")[0]}): process replicas only`);
+      return undefined;
+    },
+  );
+})();
+const COLD_DOCKER: InferenceNodeEndpoint | undefined =
+  dockerImage === undefined
+    ? undefined
+    : { id: "bench-cold-docker", min: 0, max: 1, idleTimeoutMs: 300, image: dockerImage };
 
 async function oneRun(run: number): Promise<Record<string, number | Record<string, number>>> {
-  const provider = await startNode(["provider", JSON.stringify([WARM, COLD])]);
+  const served = [WARM, COLD, ...(COLD_DOCKER === undefined ? [] : [COLD_DOCKER])];
+  const provider = await startNode(["provider", JSON.stringify(served)]);
   const gateway = await startNode(["gateway"]);
   const figures: Record<string, number | Record<string, number>> = {};
   try {
-    for (const endpoint of [WARM.id, COLD.id]) {
+    for (const { id: endpoint } of served) {
       await gateway.node.ask({
         type: "route",
         endpoint,
@@ -190,24 +221,31 @@ async function oneRun(run: number): Promise<Record<string, number | Record<strin
     log(`run ${run}: ${round(figures.requestsPerSec as number, 0)} requests/s at concurrency ${concurrency}`);
 
     // Cold starts: the connection to the gateway is open before the endpoint is at zero.
-    const coldUrl = `${gateway.ready.url as string}/e/${COLD.id}${COMPLETIONS}`;
-    const firstBytes: number[] = [];
-    for (let i = 0; i < coldStarts; i += 1) {
-      const caller = await createKeepAliveClient(coldUrl);
-      for (;;) {
-        const status = (await provider.node.ask({ type: "status", endpoint: COLD.id })).status as {
-          replicas: unknown[];
-        };
-        if (status.replicas.length === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+    const coldStartMs = async (endpoint: string) => {
+      const coldUrl = `${gateway.ready.url as string}/e/${endpoint}${COMPLETIONS}`;
+      const firstBytes: number[] = [];
+      for (let i = 0; i < coldStarts; i += 1) {
+        const caller = await createKeepAliveClient(coldUrl);
+        for (;;) {
+          const status = (await provider.node.ask({ type: "status", endpoint })).status as {
+            replicas: unknown[];
+          };
+          if (status.replicas.length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const answer = await caller.post(SMALL_BODY);
+        caller.close();
+        if (answer.status !== 200) throw new Error(`cold start answered ${answer.status}: ${answer.body}`);
+        firstBytes.push(answer.firstByteMs);
       }
-      const answer = await caller.post(SMALL_BODY);
-      caller.close();
-      if (answer.status !== 200) throw new Error(`cold start answered ${answer.status}: ${answer.body}`);
-      firstBytes.push(answer.firstByteMs);
+      return median(firstBytes);
+    };
+    figures.processColdStartP50Ms = await coldStartMs(COLD.id);
+    log(`run ${run}: process replica cold start p50 ${round(figures.processColdStartP50Ms, 0)} ms`);
+    if (COLD_DOCKER !== undefined) {
+      figures.dockerColdStartP50Ms = await coldStartMs(COLD_DOCKER.id);
+      log(`run ${run}: container replica cold start p50 ${round(figures.dockerColdStartP50Ms, 0)} ms`);
     }
-    figures.coldStartP50Ms = median(firstBytes);
-    log(`run ${run}: cold start p50 ${round(figures.coldStartP50Ms, 0)} ms`);
 
     // The 200 ms example, through the gateway, then the same requests direct.
     const example = JSON.stringify({ sleep_ms: 200, tokens: 16 });
@@ -277,7 +315,10 @@ const figures = {
   requestsPerSec: round(med("requestsPerSec"), 0),
   gatewayCpuUsPerRequest: round(med("gatewayCpuUsPerRequest"), 0),
   providerCpuUsPerRequest: round(med("providerCpuUsPerRequest"), 0),
-  coldStartP50Ms: round(med("coldStartP50Ms"), 1),
+  coldStartReplica: COLD_DOCKER === undefined ? "process" : "docker",
+  coldStartP50Ms: round(med(COLD_DOCKER === undefined ? "processColdStartP50Ms" : "dockerColdStartP50Ms"), 1),
+  processColdStartP50Ms: round(med("processColdStartP50Ms"), 1),
+  dockerColdStartP50Ms: COLD_DOCKER === undefined ? null : round(med("dockerColdStartP50Ms"), 1),
   billedOverMeasured: round(med("billedOverMeasured"), 4),
   bill200msMs: medOf("bill200ms", "ms"),
   bill200msS: medOf("bill200ms", "s"),

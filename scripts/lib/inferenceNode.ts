@@ -2,7 +2,8 @@
 // the bench with `fork` and driven over the IPC channel.
 //
 //   node scripts/lib/inferenceNode.ts provider '<json: endpoints>'   a libp2p host, the endpoint
-//        proxy, and per endpoint a replica set of model-server processes (scripts/lib/modelServer.ts)
+//        proxy, and per endpoint a replica set of model-server processes (scripts/lib/modelServer.ts),
+//        or of containers of its image for an endpoint that names one
 //   node scripts/lib/inferenceNode.ts gateway                         a libp2p host and the gateway
 //
 // Both send {type: "ready", …} once serving, then answer requests {id, type, …} with {id, …}.
@@ -10,12 +11,14 @@ import { fileURLToPath } from "node:url";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
+import Docker from "dockerode";
 import { createGateway } from "../../marketplace/endpoint/createGateway.ts";
 import { toJsonValue } from "../../marketplace/messages/json.ts";
 import { createHost } from "../../marketplace/p2p/createHost.ts";
 import { createEndpointProxy } from "../../node/endpoint/createEndpointProxy.ts";
 import { createProcessReplicaLauncher } from "../../node/endpoint/createProcessReplicaLauncher.ts";
 import { createReplicaSet, type ReplicaSet } from "../../node/endpoint/createReplicaSet.ts";
+import { createDockerReplicaLauncher } from "../../node/endpoint/docker/createDockerReplicaLauncher.ts";
 
 /** An endpoint the provider serves. */
 export type InferenceNodeEndpoint = {
@@ -24,7 +27,12 @@ export type InferenceNodeEndpoint = {
   max: number;
   idleTimeoutMs: number;
   concurrency?: number;
+  /** Replicas as Docker containers of this image (the model server's), not processes. */
+  image?: string;
 };
+
+/** The label the benchmark's containers carry (`gridspot.node`), to find any a crash left. */
+export const BENCH_NODE_LABEL = "gridspot-bench";
 
 type Request = { id: number; type: string; [key: string]: unknown };
 
@@ -45,15 +53,23 @@ if (role === "provider") {
   await proxy.start();
   const sets = new Map<string, ReplicaSet>();
   for (const endpoint of endpoints) {
-    const replicas = createReplicaSet(
-      {
-        launcher: createProcessReplicaLauncher({
-          command: process.execPath,
-          args: [MODEL_SERVER, "--port", "{port}", "--host", "127.0.0.1"],
-        }),
-      },
-      { endpointId: endpoint.id, ...endpoint },
-    );
+    const launcher =
+      endpoint.image === undefined
+        ? createProcessReplicaLauncher({
+            command: process.execPath,
+            args: [MODEL_SERVER, "--port", "{port}", "--host", "127.0.0.1"],
+          })
+        : createDockerReplicaLauncher(
+            { docker: new Docker() },
+            {
+              endpointId: endpoint.id,
+              nodeLabel: BENCH_NODE_LABEL,
+              image: endpoint.image,
+              cpuCores: 1,
+              memMiB: 256,
+            },
+          );
+    const replicas = createReplicaSet({ launcher }, { endpointId: endpoint.id, ...endpoint });
     sets.set(endpoint.id, replicas);
     proxy.addEndpoint({ id: endpoint.id, replicas });
   }

@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { dockerMissing } from "../support/requires.ts";
 
 const SCRIPT = join(import.meta.dirname, "..", "..", "scripts", "bench", "inference.ts");
 
@@ -41,6 +42,12 @@ describe("bench:inference", () => {
       expect(Number.isFinite(figures[key]), key).toBe(true);
     }
     expect(figures.requestsPerSec).toBeGreaterThan(0);
+    // Containers where a Docker Engine answers (the image built offline), processes otherwise.
+    expect(typeof figures.processColdStartP50Ms).toBe("number");
+    expect(figures.coldStartReplica).toBe(dockerMissing === undefined ? "docker" : "process");
+    expect(figures.coldStartP50Ms).toBe(
+      dockerMissing === undefined ? figures.dockerColdStartP50Ms : figures.processColdStartP50Ms,
+    );
     // The example: 200 ms per request at ms (plus the proxy's hop), 1 s at s, 60 s at min.
     expect(figures.bill200msMs).toBeGreaterThanOrEqual(200);
     expect(figures.bill200msMs).toBeLessThan(260);
