@@ -395,6 +395,26 @@ describe("an endpoint deployed through the payer agent", () => {
     await waitFor("the endpoint to end", () => (view(id).status === "ended" ? true : undefined));
   });
 
+  it("quotes what an endpoint costs besides time, from the providers' offers", async () => {
+    const quote = await gridspot([
+      "market",
+      "quote",
+      "--gpus",
+      "1",
+      "--max-duration",
+      "600",
+      "--min-offers",
+      "2",
+      "--wait",
+      "10",
+      ...providers.flatMap((p) => ["--bootstrap", p.info.multiaddrs[0] ?? ""]),
+    ]);
+    expect(quote.code, quote.stderr).toBe(0);
+    expect(quote.stdout).toMatch(
+      /endpoints +0\.01 GRID per 1k requests; 0\.001 GRID per 1k tokens; busy time billed per busy period .*; --min-replicas warm replicas as allocated time; cold starts and idle replicas not billed/,
+    );
+  });
+
   it("costs only the requests in flight when a provider is killed mid-load", async () => {
     const deployed = await agent.deploy(deployRequest({ providers: 2, minReplicas: 1 }));
     const id = deployed.endpointId;
