@@ -18,6 +18,7 @@ import type { Logger } from "../log/createLogger.ts";
 import { endpointSpec } from "../messages/endpoint.ts";
 import { jobSpec } from "../messages/job.ts";
 import type { GridspotHost } from "../p2p/createHost.ts";
+import { ABOVE_OWN_COUNT } from "../receipt/verifyDebitNote.ts";
 import type { AgentDeployRequest, AgentEndpointAnswer, EndpointJobView } from "./endpointRequests.ts";
 import type { SupervisedJob, superviseJob } from "./superviseJob.ts";
 
@@ -85,7 +86,8 @@ export async function createEndpoints(c: EndpointsComponents, o: { gatewayPort: 
   };
 
   const closedReason = (endpointId: string, jobs: SubmitterJob[]): GatewayRoute["closed"] => {
-    const budgetSpent = jobs.find((j) => /budget reached/.test(j.reason));
+    // A job that ended having signed its whole budget (the voucher for exactly the budget).
+    const budgetSpent = jobs.find((j) => j.status !== "running" && j.amount >= j.budget);
     if (budgetSpent !== undefined)
       return {
         status: 402,
@@ -129,7 +131,7 @@ export async function createEndpoints(c: EndpointsComponents, o: { gatewayPort: 
         });
       },
       onNote: (note, verdict) => {
-        if (verdict === "accepted" || !/counted/.test(verdict)) return;
+        if (!verdict.includes(ABOVE_OWN_COUNT)) return;
         // Billed more than the gateway counted: not one more request goes there.
         distrusted.set(session.jobId, verdict);
         logger.warn("provider billed more than the gateway counted: no more requests to it", {

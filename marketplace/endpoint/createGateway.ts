@@ -99,7 +99,6 @@ export function createGateway(
 ): Gateway {
   const routes = new Map<string, GatewayRoute>();
   const meters = new Map<string, UsageMeter>();
-  const providerMeters = new Map<string, UsageMeter>();
   const health = createProviderHealth();
   /** Requests sent to each provider and not yet over, from this gateway. */
   const inFlight = new Map<string, number>();
@@ -196,7 +195,7 @@ export function createGateway(
         pooled,
         head: provider.remoteId === undefined ? head : { ...head, endpoint: provider.remoteId },
         tokens: route.tokens ?? { from: "usage" },
-        meter: teeMeter(meterOf(endpoint), providerMeterOf(endpoint, peer)),
+        meter: teeMeter(meterOf(endpoint), meterOf(providerKey(endpoint, peer))),
         maxRequestBodyBytes,
         maxResponseBodyBytes: route.maxResponseBodyBytes ?? HTTP_MAX_RESPONSE_BODY_BYTES,
         responseTimeoutMs,
@@ -223,24 +222,16 @@ export function createGateway(
     );
   };
 
-  const providerMeterOf = (id: string, peer: string): UsageMeter => {
-    const key = `${id}\n${peer}`;
-    let meter = providerMeters.get(key);
+  /** One meter per endpoint (`id`), and one per endpoint and provider (`id` + "\n" + peer). */
+  const meterOf = (key: string): UsageMeter => {
+    let meter = meters.get(key);
     if (meter === undefined) {
       meter = createUsageMeter();
-      providerMeters.set(key, meter);
+      meters.set(key, meter);
     }
     return meter;
   };
-
-  const meterOf = (id: string): UsageMeter => {
-    let meter = meters.get(id);
-    if (meter === undefined) {
-      meter = createUsageMeter();
-      meters.set(id, meter);
-    }
-    return meter;
-  };
+  const providerKey = (id: string, peer: string) => `${id}\n${peer}`;
 
   return {
     async start() {
@@ -284,6 +275,6 @@ export function createGateway(
       routes.delete(id);
     },
     usage: (id) => meters.get(id)?.snapshot(),
-    providerUsage: (id, peerId) => providerMeters.get(`${id}\n${peerId}`)?.snapshot(),
+    providerUsage: (id, peerId) => meters.get(providerKey(id, peerId))?.snapshot(),
   };
 }

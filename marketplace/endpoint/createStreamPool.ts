@@ -35,8 +35,6 @@ export type StreamPool = {
   release(pooled: PooledStream): void;
   /** Resets a stream left mid-exchange: the proxy stops the replica's request. */
   discard(pooled: PooledStream, reason: string): void;
-  /** Exchanges in flight to `peer` (the gateway balances providers by it). */
-  busy(peer: string): number;
   close(): void;
 };
 
@@ -52,7 +50,6 @@ type PeerStreams = {
   idle: PooledStream[];
   /** Streams open or being opened, idle included. */
   open: number;
-  busy: number;
   waiting: Array<(pooled: PooledStream | undefined) => void>;
 };
 
@@ -74,7 +71,7 @@ export function createStreamPool(
   const entry = (peer: string): PeerStreams => {
     let found = peers.get(peer);
     if (found === undefined) {
-      found = { idle: [], open: 0, busy: 0, waiting: [] };
+      found = { idle: [], open: 0, waiting: [] };
       peers.set(peer, found);
     }
     return found;
@@ -170,7 +167,6 @@ export function createStreamPool(
         const pooled = streams.idle.pop() as PooledStream;
         if (!usable(pooled)) continue;
         if (pooled.stream.readStatus === "paused") pooled.stream.resume();
-        streams.busy += 1;
         return pooled;
       }
       if (streams.open < max) {
@@ -192,7 +188,6 @@ export function createStreamPool(
             details: (error as Error).message.split("\n")[0],
           });
         }
-        streams.busy += 1;
         return wrap(stream, peer);
       }
       const waitSignal = deadline();
@@ -209,10 +204,7 @@ export function createStreamPool(
         streams.waiting.push(waiter);
         waitSignal.addEventListener("abort", onAbort, { once: true });
       });
-      if (handed !== undefined) {
-        streams.busy += 1;
-        return handed;
-      }
+      if (handed !== undefined) return handed;
     }
   };
 
@@ -220,7 +212,6 @@ export function createStreamPool(
     acquire,
     release(pooled) {
       const streams = entry(pooled.peer);
-      streams.busy -= 1;
       pooled.exchange = undefined;
       if (closed || !usable(pooled)) {
         pooled.stream.abort(new Error("not reusable"));
@@ -235,11 +226,9 @@ export function createStreamPool(
       streams.idle.push(pooled);
     },
     discard(pooled, reason) {
-      entry(pooled.peer).busy -= 1;
       pooled.exchange = undefined;
       pooled.stream.abort(new GatewayError("exchange-abandoned", reason));
     },
-    busy: (peer) => peers.get(peer)?.busy ?? 0,
     close() {
       closed = true;
       clearInterval(sweep);

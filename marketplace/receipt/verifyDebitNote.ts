@@ -8,6 +8,9 @@ import { noteTotals } from "./noteTotals.ts";
 import { priceNote } from "./priceNote.ts";
 import { spotRatesProblem } from "./spotRatesProblem.ts";
 
+/** The words of a refusal for billing more than this side's own count (`observed`). */
+export const ABOVE_OWN_COUNT = "more than this side counted";
+
 /** `overBudget` marks the one refusal that is not a fault of the note: it asks for more than the budget. */
 export type NoteCheck = { ok: true; amount: bigint } | { ok: false; reason: string; overBudget?: true };
 
@@ -104,7 +107,7 @@ export function verifyDebitNote(p: VerifyDebitNoteParameters): NoteCheck {
     if (q > bound) {
       const why =
         p.observed?.[meter as Meter] === bound
-          ? "more than this side counted"
+          ? ABOVE_OWN_COUNT
           : TIME_METERS.includes(meter as Meter)
             ? `more than possible in ${p.elapsedMs} ms`
             : "above the order's ceiling";

@@ -34,6 +34,7 @@ import Docker from "dockerode";
 import { ensureModelServerImage } from "../lib/ensureModelServerImage.ts";
 import type { InferenceNodeEndpoint } from "../lib/inferenceNode.ts";
 import { createKeepAliveClient } from "../lib/keepAliveClient.ts";
+import { median, percentile, round } from "./stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -53,20 +54,6 @@ const concurrency = Number(values.concurrency);
 const coldStarts = Number(values["cold-starts"]);
 const exampleRequests = Number(values["example-requests"]);
 const log = (m: string) => process.stderr.write(`bench:inference: ${m}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0
-    ? Number.NaN
-    : s.length % 2 === 1
-      ? (s[mid] as number)
-      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-};
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 // --- the other processes --------------------------------------------------------------------------
 type Node = {

@@ -30,6 +30,7 @@ import { createProcessRuntime } from "../../node/run/process/createProcessRuntim
 import { probeBwrap } from "../../node/run/process/probeBwrap.ts";
 import type { JobHandle, JobRuntime, StartJobOptions } from "../../node/run/runtime.ts";
 import { ensureBusyboxImage } from "../lib/localImages.ts";
+import { median, round } from "./stats.ts";
 
 const IMAGE = "gridspot/busybox:local";
 const { values } = parseArgs({
@@ -44,16 +45,6 @@ const starts = Number(values.starts);
 const jobCount = Number(values.jobs);
 const windowMs = Number(values.seconds) * 1000;
 const log = (m: string) => process.stderr.write(`bench:runtime: ${m}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0
-    ? Number.NaN
-    : s.length % 2 === 1
-      ? (s[mid] as number)
-      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 const root = await mkdtemp(join(tmpdir(), "gridspot-bench-runtime-"));
 let jobSeq = 0;

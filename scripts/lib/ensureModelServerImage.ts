@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
+import { buildOffline } from "./localImages.ts";
 
 const MODEL_SERVER = fileURLToPath(new URL("./modelServer.ts", import.meta.url));
 /** The Node binary the project runs on (the `node` devDependency), else this process's own. */
@@ -47,26 +48,10 @@ export async function ensureModelServerImage(
     mkdirSync(join(rootfs, "tmp"), { recursive: true });
     mkdirSync(join(rootfs, "work"), { recursive: true });
     writeFileSync(join(context, "Dockerfile"), DOCKERFILE);
-    const stream = await docker.buildImage(
-      { context, src: ["Dockerfile", "rootfs"] },
-      {
-        t: tag,
-        networkmode: "none",
-        forcerm: true,
-        rm: true,
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(stream, (error: Error | null, events: Array<{ error?: string }>) => {
-        const failed = error ?? events.find((e) => e.error !== undefined)?.error;
-        if (failed) reject(new Error(`building ${tag} failed: ${String(failed)}`));
-        else resolve();
-      });
-    });
+    return await buildOffline(docker, tag, { context, src: ["Dockerfile", "rootfs"] });
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
-  return (await docker.getImage(tag).inspect()).Id;
 }
 
 /** The absolute paths of the shared libraries (and loader) `ldd` lists for a binary. */

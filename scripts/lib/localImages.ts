@@ -39,12 +39,20 @@ export async function ensureBusyboxImage(docker: Docker, tag = "gridspot/busybox
     { name: "Dockerfile", content: Buffer.from(DOCKERFILE), mode: 0o644 },
     { name: "busybox", content: busybox, mode: 0o755 },
   ]);
-  const stream = await docker.buildImage(Readable.from([context]), {
-    t: tag,
-    networkmode: "none",
-    forcerm: true,
-    rm: true,
-  });
+  return buildOffline(docker, tag, Readable.from([context]));
+}
+
+/**
+ * Builds `tag` from a build context (a tar stream, or a folder and the files of it to send) with no
+ * network in the build steps, and returns its image ID.
+ * @throws Error in the builder's words when a step fails.
+ */
+export async function buildOffline(
+  docker: Docker,
+  tag: string,
+  context: Parameters<Docker["buildImage"]>[0],
+): Promise<string> {
+  const stream = await docker.buildImage(context, { t: tag, networkmode: "none", forcerm: true, rm: true });
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null, events: Array<{ error?: string }>) => {
       const failed = error ?? events.find((e) => e.error !== undefined)?.error;
