@@ -124,7 +124,8 @@ describe("help never acts", () => {
     const wallet = await account(parseEther("1"), 1000n * GRID);
     const dataDir = join(work, "help-data");
     await mkdir(dataDir);
-    const blockBefore = await deployer.publicClient.getBlockNumber();
+    // Uncached: viem keeps a block number for its polling interval, which could predate the funding.
+    const blockBefore = await deployer.publicClient.getBlockNumber({ cacheTime: 0 });
     const env = {
       GRIDSPOT_PRIVATE_KEY: wallet.key,
       GRIDSPOT_PASSWORD: "a long enough password",
@@ -143,7 +144,7 @@ describe("help never acts", () => {
     }
     // No transaction from or for the wallet since: none sent by it, no gas or GRID sent to it. (Other
     // tests of this file may mine blocks meanwhile: the blocks are read, not counted.)
-    const blockAfter = await deployer.publicClient.getBlockNumber();
+    const blockAfter = await deployer.publicClient.getBlockNumber({ cacheTime: 0 });
     for (let n = blockBefore + 1n; n <= blockAfter; n++) {
       const block = await deployer.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
       for (const tx of block.transactions) {
